@@ -1,0 +1,1 @@
+"""Settings classes for MSC; see settings.py."""

@@ -1,0 +1,143 @@
+"""Settings classes (development, testing, production) and MSC_* environment overrides.
+
+Every upper-case attribute can be overridden by an environment variable of the same name with an
+`MSC_` prefix (MSC_SESSION_IDLE_MINUTES=20). Two names are shorter because operators type them:
+MSC_DATABASE_URL (SQLALCHEMY_DATABASE_URI) and MSC_SECRET_KEY (SECRET_KEY).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+ENV_ALIASES = {
+    "SQLALCHEMY_DATABASE_URI": "MSC_DATABASE_URL",
+    "SECRET_KEY": "MSC_SECRET_KEY",
+}
+
+# Locales of the region (see the languages issue); English is the source language.
+LANGUAGES = ["en", "sq", "sr_Latn", "sr_Cyrl", "mk", "bs", "ru", "az", "fa"]
+
+
+class Settings:
+    ENV_NAME = "base"
+    DEBUG = False
+    TESTING = False
+    SECRET_KEY = ""
+    SQLALCHEMY_DATABASE_URI = ""  # empty: SQLite file in the instance folder
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SQLALCHEMY_RECORD_QUERIES = False
+
+    # Sessions (OWASP ASVS 3.3: idle and absolute timeouts; 3.4: cookie attributes).
+    SESSION_COOKIE_NAME = "msc_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = True
+    SESSION_IDLE_MINUTES = 30
+    SESSION_ABSOLUTE_HOURS = 12
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    REMEMBER_COOKIE_DURATION = timedelta(seconds=0)
+
+    # Accounts (ASVS 2.1 password length; 2.2.1 lockout).
+    PASSWORD_MIN_LENGTH = 12
+    PASSWORD_MAX_LENGTH = 128
+    LOCKOUT_THRESHOLD = 5
+    LOCKOUT_WINDOW_MINUTES = 15
+    LOCKOUT_MINUTES = 15
+    # Argon2id, RFC 9106 "second recommended option" (t=3, m=64 MiB, p=4).
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 65536
+    ARGON2_PARALLELISM = 4
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session (which times out itself)
+    HSTS = True
+    PROXY_FIX_X_FOR = 0  # number of trusted proxies in front of the app (X-Forwarded-For)
+
+    LANGUAGES = LANGUAGES
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+
+    PAGE_SIZE = 25
+    DEMO_PASSWORD = "msc-demo-Belgrade-2026"  # noqa: S105  demo data only; refused in production
+
+
+class DevelopmentSettings(Settings):
+    ENV_NAME = "development"
+    SESSION_COOKIE_SECURE = False  # served on http://127.0.0.1
+    HSTS = False
+
+
+class TestingSettings(Settings):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-only-secret-key-not-for-production"  # noqa: S105
+    SESSION_COOKIE_SECURE = False
+    HSTS = False
+    # Fast hashes keep the suite quick; production parameters are tested on their own.
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 1024
+    ARGON2_PARALLELISM = 1
+
+
+class ProductionSettings(Settings):
+    ENV_NAME = "production"
+
+
+SETTINGS = {
+    "development": DevelopmentSettings,
+    "testing": TestingSettings,
+    "production": ProductionSettings,
+}
+
+
+def settings_class(name: str | None) -> type[Settings]:
+    name = name or os.environ.get("MSC_ENV", "production")
+    try:
+        return SETTINGS[name]
+    except KeyError:
+        raise RuntimeError(f"MSC_ENV must be one of {', '.join(SETTINGS)}, not {name!r}") from None
+
+
+def load(name: str | None = None, environ: os._Environ | dict | None = None) -> dict:
+    """Settings of the named class with MSC_* overrides from the environment applied."""
+    environ = os.environ if environ is None else environ
+    cls = settings_class(name)
+    values = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
+    for key, default in values.items():
+        env_name = ENV_ALIASES.get(key, f"MSC_{key}")
+        if env_name in environ:
+            values[key] = _convert(environ[env_name], default, env_name)
+    return values
+
+
+def _convert(raw: str, default, env_name: str):
+    if isinstance(default, bool):
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise RuntimeError(f"{env_name} must be true or false, not {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise RuntimeError(f"{env_name} must be a whole number, not {raw!r}") from None
+    if isinstance(default, list):
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    if isinstance(default, timedelta | dict):
+        raise RuntimeError(f"{env_name} cannot be set from the environment")
+    return raw
+
+
+def check_production(values: dict) -> None:
+    """Refuse to start a production app that would be unsafe (ASVS 14.3.2, 6.4.1)."""
+    if values.get("ENV_NAME") != "production":
+        return
+    secret = values.get("SECRET_KEY") or ""
+    if len(secret) < 32 or secret in {Settings.SECRET_KEY, TestingSettings.SECRET_KEY}:
+        raise RuntimeError(
+            "MSC_SECRET_KEY must be set to a random value of at least 32 characters in production "
+            "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+    if values.get("DEBUG"):
+        raise RuntimeError("MSC_DEBUG must be off in production")

@@ -1,0 +1,1 @@
+"""What every feature uses: database, access, audit, i18n, errors, security."""

@@ -1,0 +1,28 @@
+"""Template globals and filters shared by every page."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import format_date, format_datetime, format_number, get_locale
+
+from msc.core.i18n import country_name, html_lang, is_rtl, locale_choices
+from msc.core.roles import Role
+
+
+def register_template_helpers(app: Flask) -> None:
+    app.jinja_env.globals.update(
+        country_name=country_name,
+        html_lang=html_lang,
+        is_rtl=is_rtl,
+        locale_choices=locale_choices,
+        Role=Role,
+    )
+    app.jinja_env.filters.update(
+        datetime=lambda value, fmt="medium": format_datetime(value, fmt) if value else "",
+        date=lambda value, fmt="medium": format_date(value, fmt) if value else "",
+        number=format_number,
+    )
+
+    @app.context_processor
+    def _locale():
+        return {"current_locale": str(get_locale())}

@@ -1,0 +1,1 @@
+"""Deterministic, realistic synthetic data for demonstrations, tests and benchmarks."""

@@ -1,0 +1,56 @@
+"""The landing page of each role (later features fill them)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import current_user
+
+from msc.centres.models import Centre
+from msc.core.access import public, roles_required
+from msc.core.db import db
+from msc.core.roles import Role
+
+bp = Blueprint("home", __name__)
+
+HOME_ENDPOINTS = {
+    Role.COUNSELLOR: "home.counsellor",
+    Role.SUPERVISOR: "home.supervisor",
+    Role.RESEARCHER: "home.researcher",
+    Role.ADMIN: "admin.home",
+}
+
+
+@bp.get("/")
+@public
+def index():
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    return redirect(url_for(HOME_ENDPOINTS[current_user.role]))
+
+
+def _own_centre() -> Centre | None:
+    return db.session.get(Centre, current_user.centre_id) if current_user.centre_id else None
+
+
+@bp.get("/counsellor")
+@roles_required(Role.COUNSELLOR)
+def counsellor():
+    return render_template("home/counsellor.html", centre=_own_centre())
+
+
+@bp.get("/supervisor")
+@roles_required(Role.SUPERVISOR)
+def supervisor():
+    return render_template("home/supervisor.html", centre=_own_centre())
+
+
+@bp.get("/research")
+@roles_required(Role.RESEARCHER)
+def researcher():
+    return render_template("home/researcher.html")
+
+
+@bp.get("/healthz")
+@public
+def healthz():
+    return {"status": "ok"}

@@ -1,0 +1,104 @@
+import sqlalchemy as sa
+
+from msc.auth.models import User
+from msc.centres.models import Centre, Region
+from msc.core.db import db
+from msc.core.roles import Role
+from msc.demo.data import CENTRES
+
+
+def test_demo_data_makes_the_six_countries_with_centres_and_every_role(runner):
+    result = runner.invoke(args=["msc", "demo-data"])
+    assert result.exit_code == 0, result.output
+    countries = set(db.session.scalars(sa.select(Centre.country_code)))
+    assert countries == {"AL", "BA", "XK", "ME", "MK", "RS"}
+    for country in countries:
+        assert (
+            db.session.scalar(
+                sa.select(sa.func.count(Centre.id)).where(Centre.country_code == country)
+            )
+            >= 2
+        )
+    roles = set(db.session.scalars(sa.select(User.role)))
+    assert roles == set(Role)
+    assert db.session.scalar(sa.select(sa.func.count(Region.id))) >= 12
+    # Every counsellor and supervisor belongs to a centre.
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(User.id)).where(
+                User.centre_id.is_(None), User.role.in_([Role.COUNSELLOR, Role.SUPERVISOR])
+            )
+        )
+        == 0
+    )
+
+
+def test_demo_data_is_deterministic_and_refuses_a_full_database(runner):
+    runner.invoke(args=["msc", "demo-data"])
+    first = [
+        (u.username, u.full_name, u.role, u.centre_id)
+        for u in db.session.scalars(sa.select(User).order_by(User.username))
+    ]
+    again = runner.invoke(args=["msc", "demo-data"])
+    assert again.exit_code != 0 and "not empty" in again.output
+    skipped = runner.invoke(args=["msc", "demo-data", "--if-empty"])
+    assert skipped.exit_code == 0 and "not loaded" in skipped.output
+    assert len(first) == 2 * len(CENTRES) + 2
+
+
+def test_demo_logins_work(app, runner, client):
+    runner.invoke(args=["msc", "demo-data"])
+    output = runner.invoke(args=["msc", "demo-logins"]).output
+    password = app.config["DEMO_PASSWORD"]
+    assert password in output
+    for username in ("admin", "researcher", "counsellor.bg1", "supervisor.bg1"):
+        assert username in output
+        response = client.post_form("/login", {"username": username, "password": password})
+        assert response.status_code == 302, username
+        client.post_form("/logout")
+
+
+def test_create_user_command(runner, make_centre):
+    centre = make_centre("RS", code="BG9")
+    result = runner.invoke(
+        args=[
+            "msc",
+            "create-user",
+            "--username",
+            "milica",
+            "--full-name",
+            "Milica V.",
+            "--role",
+            "counsellor",
+            "--centre",
+            "rs-bg9",
+        ],
+        input="a long and private passphrase\na long and private passphrase\n",
+    )
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(sa.select(User).where(User.username == "milica"))
+    assert user.centre_id == centre.id and user.must_change_password
+
+
+def test_create_user_command_refuses_bad_input(runner):
+    weak = runner.invoke(
+        args=["msc", "create-user", "--username", "x1", "--full-name", "X", "--role", "admin"],
+        input="short\nshort\n",
+    )
+    assert weak.exit_code != 0 and "at least 12" in weak.output
+    no_centre = runner.invoke(
+        args=[
+            "msc",
+            "create-user",
+            "--username",
+            "x2",
+            "--full-name",
+            "X",
+            "--role",
+            "supervisor",
+            "--password",
+            "a long and private passphrase",
+        ],
+    )
+    assert no_centre.exit_code != 0 and "needs --centre" in no_centre.output
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
