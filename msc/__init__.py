@@ -90,10 +90,12 @@ def configure_auth(app: Flask) -> None:
 
 def configure_i18n(app: Flask) -> None:
     from msc.core.i18n import babel, select_locale
+    from msc.core.timezones import user_timezone_name
 
     babel.init_app(
         app,
         locale_selector=select_locale,
+        timezone_selector=user_timezone_name,
         default_translation_directories=str(PROJECT_ROOT / "translations"),
     )
 
@@ -122,8 +124,10 @@ def configure_blueprints(app: Flask) -> None:
     from msc.centres.views import bp as centres_bp
     from msc.core.views import bp as core_bp
     from msc.home.views import bp as home_bp
+    from msc.migrants.views import bp as migrants_bp
+    from msc.visits.views import bp as visits_bp
 
-    for blueprint in (core_bp, auth_bp, home_bp, admin_bp, centres_bp):
+    for blueprint in (core_bp, auth_bp, home_bp, admin_bp, centres_bp, migrants_bp, visits_bp):
         app.register_blueprint(blueprint)
 
 

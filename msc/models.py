@@ -3,5 +3,22 @@
 from msc.auth.models import User
 from msc.centres.models import Centre, Country, Region
 from msc.core.audit import AuditEvent
+from msc.migrants.models import CaseSequence, Consent, Migrant, MigrantCode, StayAbroad
+from msc.visits.models import GroupSession, GroupSessionHeadcount, Visit, WalkIn
 
-__all__ = ["AuditEvent", "Centre", "Country", "Region", "User"]
+__all__ = [
+    "AuditEvent",
+    "CaseSequence",
+    "Centre",
+    "Consent",
+    "Country",
+    "GroupSession",
+    "GroupSessionHeadcount",
+    "Migrant",
+    "MigrantCode",
+    "Region",
+    "StayAbroad",
+    "User",
+    "Visit",
+    "WalkIn",
+]

@@ -104,7 +104,7 @@ def update_user(user: User, **fields) -> list[str]:
     if {"role", "centre_id", "active"} & set(changed):
         user.revoke_sessions()  # a new role or centre starts from a fresh login
     if changed:
-        audit.record("user.updated", user)
+        audit.record("user.updated", user, fields=changed)
     return changed
 
 

@@ -29,6 +29,8 @@ class AuditEvent(db.Model):
     object_id: Mapped[str | None] = mapped_column(sa.String(64))
     centre_id: Mapped[int | None] = mapped_column(sa.ForeignKey("centre.id"), index=True)
     ip: Mapped[str | None] = mapped_column(sa.String(45))
+    # Names of the fields an edit changed (never their values).
+    fields: Mapped[str | None] = mapped_column(sa.String(1000))
 
     user = relationship("User", lazy="raise")
     centre = relationship("Centre", lazy="raise")
@@ -36,7 +38,14 @@ class AuditEvent(db.Model):
     __table_args__ = (sa.Index("ix_audit_event_object", "object_type", "object_id"),)
 
 
-def record(action: str, target=None, *, centre_id: int | None = None, user_id: int | None = None):
+def record(
+    action: str,
+    target=None,
+    *,
+    centre_id: int | None = None,
+    user_id: int | None = None,
+    fields: list[str] | None = None,
+):
     """Add an audit row to the session; the view's single commit saves it with the change."""
     if target is not None and getattr(target, "id", None) is None:
         db.session.flush()  # the new object needs its id
@@ -51,6 +60,7 @@ def record(action: str, target=None, *, centre_id: int | None = None, user_id: i
         centre_id=centre_id,
         user_id=user_id,
         ip=request.remote_addr if has_request_context() else None,
+        fields=",".join(sorted(fields))[:1000] if fields else None,
     )
     db.session.add(event)
     return event

@@ -64,6 +64,38 @@ class VersionedMixin:
         return {"version_id_col": cls.version_id}
 
 
+@sa.event.listens_for(sa.engine.Engine, "begin")
+def _sqlite_immediate_for_writes(connection):
+    """Requests that write take SQLite's write lock when their transaction starts.
+
+    A transaction that reads first and writes later cannot wait for the lock in WAL mode (it fails
+    with "database is locked" at once); one that starts with BEGIN IMMEDIATE waits its turn for
+    up to busy_timeout. PostgreSQL needs nothing of this.
+    """
+    if connection.dialect.name != "sqlite" or not _request_writes():
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    if not dbapi_connection.in_transaction:
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+
+
+def _request_writes() -> bool:
+    from flask import current_app, has_request_context, request
+
+    if not has_request_context():
+        return False
+    if request.method not in {"GET", "HEAD", "OPTIONS"}:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "msc_writes", False))
+
+
+def writes_on_read(view):
+    """Marks a GET view that writes (a read audited on the case), so SQLite locks up front."""
+    view.msc_writes = True
+    return view
+
+
 @sa.event.listens_for(sa.engine.Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record):
     """WAL, a busy timeout and foreign keys for every SQLite connection."""

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import date, datetime, timedelta
+
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, StringField
+from wtforms import (
+    DateTimeLocalField,
+    HiddenField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 
 class StrippedStringField(StringField):
@@ -47,3 +57,45 @@ class LanguageForm(FlaskForm):
         self.locale.choices = locale_choices()
         if self.locale.data not in current_app.config["LANGUAGES"]:
             self.locale.data = None
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A multi-select shown as a list of checkboxes (easier than <select multiple> for everyone)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def submission_token() -> str:
+    """A one-time token for a creating form: a second post of the same form creates nothing."""
+    return uuid.uuid4().hex
+
+
+class LocalDateTimeField(DateTimeLocalField):
+    """A local date and time typed in the centre's time zone (an <input type=datetime-local>)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("format", ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"])
+        super().__init__(*args, **kwargs)
+
+
+def valid_year(minimum: int = 1900):
+    def check(_form, field):
+        if field.data is not None and not minimum <= field.data <= date.today().year:
+            raise ValidationError(
+                _l(
+                    "Enter a year between %(low)d and %(high)d.",
+                    low=minimum,
+                    high=date.today().year,
+                )
+            )
+
+    return check
+
+
+def not_in_future(_form, field):
+    value = field.data
+    if isinstance(value, datetime):
+        value = value.date()
+    if value is not None and value > date.today() + timedelta(days=1):
+        raise ValidationError(_l("This date is in the future."))

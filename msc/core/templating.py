@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import format_date, format_datetime, format_number, get_locale
 
+from msc.core.codelists import label, language_name
 from msc.core.i18n import country_name, html_lang, is_rtl, locale_choices
 from msc.core.roles import Role
 
@@ -12,6 +13,8 @@ from msc.core.roles import Role
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(
         country_name=country_name,
+        label=label,
+        language_name=language_name,
         html_lang=html_lang,
         is_rtl=is_rtl,
         locale_choices=locale_choices,

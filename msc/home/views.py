@@ -9,6 +9,8 @@ from msc.centres.models import Centre
 from msc.core.access import public, roles_required
 from msc.core.db import db
 from msc.core.roles import Role
+from msc.core.timezones import local_day_bounds, local_today
+from msc.visits.queries import due_follow_ups, recent_cases, todays_visits
 
 bp = Blueprint("home", __name__)
 
@@ -35,13 +37,28 @@ def _own_centre() -> Centre | None:
 @bp.get("/counsellor")
 @roles_required(Role.COUNSELLOR)
 def counsellor():
-    return render_template("home/counsellor.html", centre=_own_centre())
+    today = local_today()
+    start, end = local_day_bounds(today)
+    return render_template(
+        "home/counsellor.html",
+        centre=_own_centre(),
+        visits=todays_visits(current_user.centre_id, start, end),
+        follow_ups=due_follow_ups(current_user.centre_id, today, current_user.id),
+        recent=recent_cases(current_user.centre_id, current_user.id),
+        today=today,
+    )
 
 
 @bp.get("/supervisor")
 @roles_required(Role.SUPERVISOR)
 def supervisor():
-    return render_template("home/supervisor.html", centre=_own_centre())
+    today = local_today()
+    return render_template(
+        "home/supervisor.html",
+        centre=_own_centre(),
+        follow_ups=due_follow_ups(current_user.centre_id, today, None),
+        today=today,
+    )
 
 
 @bp.get("/research")

@@ -1,0 +1,287 @@
+"""Reading profiles: the scoped loader, search across scripts, duplicate candidates."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_login import current_user
+from rapidfuzz import fuzz
+from sqlalchemy.orm import selectinload
+
+from msc.core import audit
+from msc.core.access import get_scoped_or_404
+from msc.core.db import db
+from msc.core.roles import Role
+from msc.migrants.models import Migrant, MigrantCode
+from msc.migrants.names import search_key
+
+CASE_NUMBER = re.compile(r"^[A-Z]{2}-[A-Z0-9-]+-\d{4}-\d{1,6}$", re.IGNORECASE)
+NAME_SCORE_MIN = 80  # rapidfuzz ratio (0-100) a name word must reach to match a typed word
+
+
+def get_migrant_or_404(migrant_id: int, action: str | None = "migrant.viewed") -> Migrant:
+    """The profile if the user's centre holds it (404 otherwise); the read is audited."""
+    migrant = get_scoped_or_404(Migrant, migrant_id)
+    if current_user.role not in {Role.COUNSELLOR, Role.SUPERVISOR}:
+        from flask import abort
+
+        abort(404)
+    if action:
+        audit.record(action, migrant)
+    return migrant
+
+
+def load_profile(migrant_id: int) -> Migrant:
+    """The profile with its codes, stays and consents in a fixed number of queries."""
+    return db.session.scalars(
+        sa.select(Migrant)
+        .where(Migrant.id == migrant_id)
+        .options(
+            selectinload(Migrant.codes), selectinload(Migrant.stays), selectinload(Migrant.consents)
+        )
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def can_see_restricted(migrant: Migrant) -> bool:
+    """Protection indicators and notes: the profile's counsellor and the centre's supervisors."""
+    if current_user.role == Role.SUPERVISOR:
+        return migrant.centre_id == current_user.centre_id
+    return current_user.role == Role.COUNSELLOR and migrant.counsellor_id == current_user.id
+
+
+def active_consent(migrant: Migrant, purpose: str):
+    return next((c for c in migrant.consents if c.purpose == purpose and c.active), None)
+
+
+# --- search -------------------------------------------------------------------------------
+
+
+@dataclass
+class SearchRequest:
+    text: str = ""
+    birth: str = ""
+    phone: str = ""
+    sort: str = ""
+    mine: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.text or self.birth or self.phone)
+
+
+@dataclass
+class SearchPage:
+    items: list
+    total: int
+    page: int
+    per_page: int
+    scores: dict = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+SORTS = {
+    "updated": Migrant.updated_at.desc(),
+    "name": Migrant.family_name_latin,
+    "case": Migrant.case_number,
+    "birth": Migrant.birth_year,
+}
+
+
+def parse_birth(value: str) -> date | int | None:
+    value = value.strip()
+    if re.fullmatch(r"\d{4}", value):
+        return int(value)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def search(centre_id: int, request: SearchRequest, page: int, per_page: int) -> SearchPage:
+    """Profiles of the centre matching every criterion given; two queries whatever the size."""
+    statement = sa.select(Migrant.id).where(
+        Migrant.centre_id == centre_id, Migrant.merged_into_id.is_(None)
+    )
+    if request.mine:
+        statement = statement.where(Migrant.counsellor_id == current_user.id)
+    birth = parse_birth(request.birth) if request.birth else None
+    if isinstance(birth, int):
+        statement = statement.where(Migrant.birth_year == birth)
+    elif isinstance(birth, date):
+        statement = statement.where(Migrant.birth_date == birth)
+    elif request.birth:
+        return SearchPage([], 0, page, per_page)
+    # The last eight digits: the same whether typed with +381, 00381 or the national 0 prefix.
+    digits = "".join(ch for ch in request.phone if ch.isdigit()).lstrip("0")[-8:]
+    if request.phone:
+        if len(digits) < 4:
+            return SearchPage([], 0, page, per_page)
+        statement = statement.where(Migrant.phone_digits.like(f"%{digits}"))
+    text = request.text.strip()
+    if text and CASE_NUMBER.match(text):
+        statement = statement.where(Migrant.case_number == text.upper())
+        text = ""
+    elif text.isdigit() and len(text) <= 6:
+        statement = statement.where(Migrant.case_number.like(f"%-{int(text):06d}"))
+        text = ""
+    if not text:
+        return _page_by_sql(statement, request.sort or "updated", page, per_page)
+    return _page_by_name(statement, search_key(text), request.sort or "relevance", page, per_page)
+
+
+def _page_by_sql(statement, sort: str, page: int, per_page: int) -> SearchPage:
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(statement.subquery()))
+    rows = db.session.scalars(
+        sa.select(Migrant)
+        .where(Migrant.id.in_(statement))
+        .order_by(SORTS.get(sort, SORTS["updated"]), Migrant.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return SearchPage(rows, total, page, per_page)
+
+
+def _page_by_name(statement, key: str, sort: str, page: int, per_page: int) -> SearchPage:
+    words = key.split()
+    if not words:
+        return SearchPage([], 0, page, per_page)
+    # Candidates: a name word starts with the first two letters of a typed word (an indexed
+    # prefix for the family name); rapidfuzz then scores each word for spelling and typos.
+    prefixes = {word[:2] for word in words}
+    candidates = sa.or_(
+        *[Migrant.name_key.like(f"{p}%") for p in prefixes],
+        *[Migrant.name_key.like(f"% {p}%") for p in prefixes],
+    )
+    rows = db.session.execute(
+        statement.add_columns(
+            Migrant.name_key, Migrant.updated_at, Migrant.family_name_latin, Migrant.case_number
+        ).where(candidates)
+    ).all()
+    scored = []
+    for row in rows:
+        score = name_score(words, row.name_key.split())
+        if score >= NAME_SCORE_MIN:
+            scored.append((score, row))
+    order = {
+        "relevance": lambda item: (-item[0], item[1].name_key),
+        "name": lambda item: (item[1].family_name_latin.lower(), item[1].id),
+        "case": lambda item: item[1].case_number,
+        "updated": lambda item: (-item[1].updated_at.timestamp(), item[1].id),
+    }
+    scored.sort(key=order.get(sort, order["relevance"]))
+    chosen = scored[(page - 1) * per_page : page * per_page]
+    by_id = {
+        m.id: m
+        for m in db.session.scalars(
+            sa.select(Migrant).where(Migrant.id.in_([r.id for _, r in chosen]))
+        )
+    }
+    return SearchPage(
+        [by_id[row.id] for _, row in chosen],
+        len(scored),
+        page,
+        per_page,
+        scores={row.id: round(score) for score, row in chosen},
+    )
+
+
+def name_score(typed: list[str], name_words: list[str]) -> float:
+    """Every typed word must match some word of the name; the weakest match is the score."""
+    if not name_words:
+        return 0.0
+    best = []
+    for word in typed:
+        scores = [
+            100.0 if len(word) >= 2 and candidate.startswith(word) else fuzz.ratio(word, candidate)
+            for candidate in name_words
+        ]
+        best.append(max(scores))
+    return min(best)
+
+
+# --- duplicates ---------------------------------------------------------------------------
+
+
+@dataclass
+class DuplicateCandidate:
+    migrant: Migrant
+    score: int
+    reasons: list[str]
+
+
+def likely_duplicates(
+    centre_id: int,
+    given: str,
+    family: str,
+    birth_date: date | None,
+    birth_year: int | None,
+    citizenships: list[str],
+    exclude_id: int | None = None,
+    limit: int = 5,
+) -> list[DuplicateCandidate]:
+    """Profiles of the centre that may be the same person, best first, with the reasons."""
+    key = search_key(f"{family} {given}")
+    words = key.split()
+    if not words:
+        return []
+    prefixes = {word[:2] for word in words}
+    statement = (
+        sa.select(Migrant)
+        .where(Migrant.centre_id == centre_id, Migrant.merged_into_id.is_(None))
+        .where(
+            sa.or_(
+                *[Migrant.name_key.like(f"{p}%") for p in prefixes],
+                *[Migrant.name_key.like(f"% {p}%") for p in prefixes],
+            )
+        )
+        .options(selectinload(Migrant.codes))
+    )
+    if exclude_id:
+        statement = statement.where(Migrant.id != exclude_id)
+    year = birth_date.year if birth_date else birth_year
+    found = []
+    for migrant in db.session.scalars(statement):
+        name = fuzz.token_sort_ratio(key, migrant.name_key)
+        if name < NAME_SCORE_MIN:
+            continue
+        reasons = [_("Name similar (%(score)d%%)", score=round(name))]
+        birth_points = 0
+        if birth_date and migrant.birth_date == birth_date:
+            birth_points = 100
+            reasons.append(_("Same date of birth"))
+        elif year and abs(migrant.birth_year - year) <= 1:
+            birth_points = 60
+            reasons.append(_("Born within a year of each other"))
+        shared = set(citizenships) & set(migrant.coded(MigrantCode.CITIZENSHIP))
+        if shared:
+            reasons.append(_("Same citizenship"))
+        score = round(0.6 * name + 0.3 * birth_points + (10 if shared else 0))
+        if score >= 60:
+            found.append(DuplicateCandidate(migrant, score, reasons))
+    found.sort(key=lambda candidate: -candidate.score)
+    return found[:limit]
