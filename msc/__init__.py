@@ -104,10 +104,11 @@ def configure_security(app: Flask) -> None:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from msc.core.access import enforce_access
-    from msc.core.security import set_security_headers
+    from msc.core.security import refuse_nul_bytes, set_security_headers
 
     if app.config["PROXY_FIX_X_FOR"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1)
+    app.before_request(refuse_nul_bytes)
     app.before_request(enforce_access)
     app.after_request(set_security_headers)
 

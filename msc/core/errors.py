@@ -35,6 +35,13 @@ MESSAGES = {
         _l("The service is briefly unavailable. Nothing was saved. Please try again in a moment."),
     ),
 }
+NUL_MESSAGE = (
+    _l("Characters not allowed"),
+    _l(
+        "What you sent contains a character that is not allowed (a NUL byte). "
+        "Go back, remove it and send it again."
+    ),
+)
 CSRF_MESSAGE = (
     _l("Form expired"),
     _l(
@@ -66,6 +73,8 @@ def render_error(code: int, title=None, message=None):
 def handle_http_error(error: HTTPException):
     if isinstance(error, CSRFError):
         return render_error(400, *CSRF_MESSAGE)
+    if error.code == 400 and error.description == "nul":
+        return render_error(400, *NUL_MESSAGE)
     return render_error(error.code or 500)
 
 

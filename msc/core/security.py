@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import abort, current_app, request
 
 # No inline scripts or styles; Bootstrap's CSS draws its icons from data: SVGs.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -32,3 +32,13 @@ def set_security_headers(response):
         headers["Cache-Control"] = "no-store"
         headers["Pragma"] = "no-cache"
     return response
+
+
+def refuse_nul_bytes():
+    """No text a person types contains NUL; PostgreSQL cannot store it. Refuse it in one place
+    (OWASP ASVS 5.1.4) instead of letting it reach a query."""
+    sources = [request.args] + ([request.form] if request.method == "POST" else [])
+    if any(
+        "\x00" in value for source in sources for values in source.listvalues() for value in values
+    ):
+        abort(400, description="nul")
