@@ -40,5 +40,11 @@ lint: $(VENV)/.installed-test
 migrations-check: $(VENV)/.installed-test
 	bash .ci/check-migrations
 
+BENCH_PROFILES ?= 100000
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/cases_bench.py --profiles $(BENCH_PROFILES)
+	$(BIN)/python bench/cases_bench.py --profiles $(BENCH_PROFILES) \
+	  --database-url $${MSC_BENCH_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}
+
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 import sqlalchemy as sa
 from flask import current_app
@@ -62,7 +64,9 @@ def create_user(username, full_name, role, centre_code, email, locale, password)
 
 
 @msc_cli.command("demo-data")
-@click.option("--profiles", default=0, show_default=True, help="How many migrant profiles to make.")
+@click.option(
+    "--profiles", default=1000, show_default=True, help="How many migrant profiles to make."
+)
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
 def demo_data(profiles, if_empty):
     """Load deterministic synthetic demo data (never on a production database)."""
@@ -73,8 +77,10 @@ def demo_data(profiles, if_empty):
             click.echo("the database has data already; demo data not loaded")
             return
         raise click.UsageError("the database is not empty; demo data goes into an empty database")
-    made = load_demo_data(profiles=profiles)
+    started = time.monotonic()
+    made = load_demo_data(profiles=profiles, progress=lambda message: click.echo(f"  {message}"))
     db.session.commit()
+    click.echo(f"demo data loaded in {time.monotonic() - started:.0f} s")
     click.echo(", ".join(f"{count} {name}" for name, count in made.items()))
 
 

@@ -99,6 +99,7 @@ def upgrade():
         batch_op.create_index('ix_migrant_centre_name_key', ['centre_id', 'name_key'], unique=False)
         batch_op.create_index('ix_migrant_centre_phone_digits', ['centre_id', 'phone_digits'], unique=False)
         batch_op.create_index('ix_migrant_centre_updated', ['centre_id', 'updated_at'], unique=False)
+        batch_op.create_index('ix_migrant_centre_family_latin', ['centre_id', 'family_name_latin'], unique=False)
         batch_op.create_index(batch_op.f('ix_migrant_counsellor_id'), ['counsellor_id'], unique=False)
 
     op.create_table('walk_in',
@@ -279,6 +280,7 @@ def downgrade():
     op.drop_table('walk_in')
     with op.batch_alter_table('migrant', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_migrant_counsellor_id'))
+        batch_op.drop_index('ix_migrant_centre_family_latin')
         batch_op.drop_index('ix_migrant_centre_updated')
         batch_op.drop_index('ix_migrant_centre_phone_digits')
         batch_op.drop_index('ix_migrant_centre_name_key')

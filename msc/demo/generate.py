@@ -10,6 +10,7 @@ from msc.auth.models import User
 from msc.centres import operations as centres
 from msc.core.db import db
 from msc.core.roles import Role
+from msc.demo.cases import generate_cases
 from msc.demo.data import ADMIN, CENTRES, REGIONS, RESEARCHERS, STAFF
 
 
@@ -17,11 +18,8 @@ def database_is_empty() -> bool:
     return db.session.scalar(sa.select(sa.func.count(User.id))) == 0
 
 
-def load_demo_data(profiles: int = 0) -> dict:
-    """Regions, centres and users of every role; returns what it made.
-
-    `profiles` is the size knob for the case data that the counsellor feature adds.
-    """
+def load_demo_data(profiles: int = 0, progress=lambda _message: None) -> dict:
+    """Regions, centres, users of every role and `profiles` synthetic cases; returns what it made."""
     password = current_app.config["DEMO_PASSWORD"]
     regions = {}
     for country, code, name in REGIONS:
@@ -49,7 +47,9 @@ def load_demo_data(profiles: int = 0) -> dict:
         _demo_user(username, full_name, Role.RESEARCHER, locale, password, None)
     made_users += 1 + len(RESEARCHERS)
     db.session.flush()
-    return {"regions": len(regions), "centres": len(CENTRES), "users": made_users}
+    made = {"regions": len(regions), "centres": len(CENTRES), "users": made_users}
+    made.update(generate_cases(profiles, progress))
+    return made
 
 
 def _demo_user(username, full_name, role, locale, password, centre_id):

@@ -73,6 +73,7 @@ class Migrant(TimestampMixin, VersionedMixin, db.Model):
         sa.Index("ix_migrant_centre_birth_year", "centre_id", "birth_year"),
         sa.Index("ix_migrant_centre_phone_digits", "centre_id", "phone_digits"),
         sa.Index("ix_migrant_centre_updated", "centre_id", "updated_at"),
+        sa.Index("ix_migrant_centre_family_latin", "centre_id", "family_name_latin"),
     )
 
     @property

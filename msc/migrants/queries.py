@@ -124,16 +124,15 @@ def parse_birth(value: str) -> date | int | None:
 
 def search(centre_id: int, request: SearchRequest, page: int, per_page: int) -> SearchPage:
     """Profiles of the centre matching every criterion given; two queries whatever the size."""
-    statement = sa.select(Migrant.id).where(
-        Migrant.centre_id == centre_id, Migrant.merged_into_id.is_(None)
-    )
+    merged_out = Migrant.merged_into_id.is_(None)
+    conditions = [Migrant.centre_id == centre_id, merged_out]
     if request.mine:
-        statement = statement.where(Migrant.counsellor_id == current_user.id)
+        conditions.append(Migrant.counsellor_id == current_user.id)
     birth = parse_birth(request.birth) if request.birth else None
     if isinstance(birth, int):
-        statement = statement.where(Migrant.birth_year == birth)
+        conditions.append(Migrant.birth_year == birth)
     elif isinstance(birth, date):
-        statement = statement.where(Migrant.birth_date == birth)
+        conditions.append(Migrant.birth_date == birth)
     elif request.birth:
         return SearchPage([], 0, page, per_page)
     # The last eight digits: the same whether typed with +381, 00381 or the national 0 prefix.
@@ -141,24 +140,27 @@ def search(centre_id: int, request: SearchRequest, page: int, per_page: int) -> 
     if request.phone:
         if len(digits) < 4:
             return SearchPage([], 0, page, per_page)
-        statement = statement.where(Migrant.phone_digits.like(f"%{digits}"))
+        conditions.append(Migrant.phone_digits.like(f"%{digits}"))
     text = request.text.strip()
     if text and CASE_NUMBER.match(text):
-        statement = statement.where(Migrant.case_number == text.upper())
+        # A merged profile's old number still finds it; its page leads to the survivor.
+        conditions = [c for c in conditions if c is not merged_out] + [
+            Migrant.case_number == text.upper()
+        ]
         text = ""
     elif text.isdigit() and len(text) <= 6:
-        statement = statement.where(Migrant.case_number.like(f"%-{int(text):06d}"))
+        conditions.append(Migrant.case_number.like(f"%-{int(text):06d}"))
         text = ""
     if not text:
-        return _page_by_sql(statement, request.sort or "updated", page, per_page)
-    return _page_by_name(statement, search_key(text), request.sort or "relevance", page, per_page)
+        return _page_by_sql(conditions, request.sort or "updated", page, per_page)
+    return _page_by_name(conditions, search_key(text), request.sort or "relevance", page, per_page)
 
 
-def _page_by_sql(statement, sort: str, page: int, per_page: int) -> SearchPage:
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(statement.subquery()))
+def _page_by_sql(conditions: list, sort: str, page: int, per_page: int) -> SearchPage:
+    total = db.session.scalar(sa.select(sa.func.count(Migrant.id)).where(*conditions))
     rows = db.session.scalars(
         sa.select(Migrant)
-        .where(Migrant.id.in_(statement))
+        .where(*conditions)
         .order_by(SORTS.get(sort, SORTS["updated"]), Migrant.id)
         .limit(per_page)
         .offset((page - 1) * per_page)
@@ -166,7 +168,7 @@ def _page_by_sql(statement, sort: str, page: int, per_page: int) -> SearchPage:
     return SearchPage(rows, total, page, per_page)
 
 
-def _page_by_name(statement, key: str, sort: str, page: int, per_page: int) -> SearchPage:
+def _page_by_name(conditions: list, key: str, sort: str, page: int, per_page: int) -> SearchPage:
     words = key.split()
     if not words:
         return SearchPage([], 0, page, per_page)
@@ -178,9 +180,13 @@ def _page_by_name(statement, key: str, sort: str, page: int, per_page: int) -> S
         *[Migrant.name_key.like(f"% {p}%") for p in prefixes],
     )
     rows = db.session.execute(
-        statement.add_columns(
-            Migrant.name_key, Migrant.updated_at, Migrant.family_name_latin, Migrant.case_number
-        ).where(candidates)
+        sa.select(
+            Migrant.id,
+            Migrant.name_key,
+            Migrant.updated_at,
+            Migrant.family_name_latin,
+            Migrant.case_number,
+        ).where(*conditions, candidates)
     ).all()
     scored = []
     for row in rows:

@@ -396,6 +396,13 @@ def test_supervisor_merges_a_duplicate(client, make_user, make_migrant):
         == 6
     )
     assert client.get(f"/cases/{duplicate.id}").headers["Location"] == f"/cases/{survivor.id}"
+    found = client.get("/cases/", query_string={"q": duplicate.case_number}).get_data(as_text=True)
+    assert (
+        f'href="/cases/{duplicate.id}"' in found and "merged" in found
+    )  # the old number still finds it
+    assert f'href="/cases/{duplicate.id}"' not in client.get("/cases/?q=petrovic").get_data(
+        as_text=True
+    )
     actions = set(db.session.scalars(sa.select(AuditEvent.action)))
     assert {"migrant.merged", "migrant.merge_survivor"} <= actions
 

@@ -1,6 +1,7 @@
 """Every route, every role: walks app.url_map so a route added later without a check fails here."""
 
 import pytest
+import sqlalchemy as sa
 from flask import url_for
 from flask_login import login_user
 from werkzeug.exceptions import NotFound
@@ -13,15 +14,19 @@ from tests.fixtures.factories import log_in
 MISSING_ID = 987654
 
 
-def routes(app):
-    """(endpoint, url, method) for every rule, with a non-existent id for each parameter."""
+def routes(app, ids=None):
+    """(endpoint, url, method, has_id) for every rule; each parameter gets the id from `ids`
+    (an object of another centre) or, where none is given, an id that does not exist."""
+    ids = ids or {}
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
         values = {}
         for argument in rule.arguments:
             converter = rule._converters[argument].__class__.__name__
-            values[argument] = MISSING_ID if converter == "IntegerConverter" else "x"
+            values[argument] = (
+                ids.get(argument, MISSING_ID) if converter == "IntegerConverter" else "x"
+            )
         with app.test_request_context():
             url = url_for(rule.endpoint, **values)
         for method in sorted(rule.methods & {"GET", "POST"}):
@@ -49,11 +54,37 @@ def test_anonymous_gets_the_login_page_on_every_protected_route(app, client):
         assert response.headers["Location"].startswith("/login"), (endpoint, method)
 
 
+@pytest.fixture
+def other_centre_objects(make_user, make_migrant):
+    """One object of each kind that a URL names, all in a centre the test user does not belong to."""
+    import datetime as dt
+
+    from msc.core.db import db
+    from msc.migrants.models import Consent
+    from msc.visits.models import GroupSession
+
+    owner = make_user(Role.COUNSELLOR)
+    migrant = make_migrant(owner)
+    session = GroupSession(
+        centre_id=owner.centre_id,
+        occurred_on=dt.date.today(),
+        title="T",
+        venue="V",
+        created_by_id=owner.id,
+    )
+    db.session.add(session)
+    db.session.commit()
+    consent = db.session.scalars(sa.select(Consent).where(Consent.migrant_id == migrant.id)).first()
+    return {"migrant_id": migrant.id, "session_id": session.id, "consent_id": consent.id}
+
+
 @pytest.mark.parametrize("role", list(Role))
-def test_each_role_gets_403_where_not_allowed_and_in_where_allowed(app, client, make_user, role):
+def test_each_role_gets_403_where_not_allowed_and_in_where_allowed(
+    app, client, make_user, role, other_centre_objects
+):
     user = make_user(role)
     assert log_in(client, user.username).status_code == 302
-    for endpoint, url, method, has_id in routes(app):
+    for endpoint, url, method, has_id in routes(app, other_centre_objects):
         if endpoint == "auth.logout":
             continue  # it would end this test's session; covered in test_sessions
         access = access_of(app, endpoint)
@@ -64,7 +95,8 @@ def test_each_role_gets_403_where_not_allowed_and_in_where_allowed(app, client, 
         elif role not in access:
             assert status == 403, (role, endpoint, method, status)
         elif has_id:
-            assert status == 404, (role, endpoint, method, status)  # no such object
+            # Another centre's record, or none at all: the same 404 (never a 403 that confirms it).
+            assert status == 404, (role, endpoint, method, status)
         else:
             assert status < 400 or (method == "POST" and status == 400), (
                 role,
