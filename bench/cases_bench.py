@@ -101,8 +101,8 @@ def sample_inputs(app, rng: random.Random, count: int) -> dict[str, list[str]]:
         return word[:i] + word[i + 1 :]
 
     return {
-        "case list": ["/cases/?page=%d" % rng.randint(1, 20) for _ in picks],
-        "case list by name": ["/cases/?sort=name&page=%d" % rng.randint(1, 20) for _ in picks],
+        "case list": [f"/cases/?page={rng.randint(1, 20)}" for _ in picks],
+        "case list by name": [f"/cases/?sort=name&page={rng.randint(1, 20)}" for _ in picks],
         "search: name, Latin": [
             f"/cases/?q={r.family_name_latin} {r.given_name_latin}" for r in picks
         ],

@@ -253,7 +253,8 @@ def _profile(rng: random.Random, n: int, country: str, isco_sub: list[str]) -> d
             codes.append(("destination", destination))
     sought = rng.choice(isco_sub) if rng.random() < 0.8 else None
     phone = (
-        f"+{rng.choice(['355', '387', '383', '382', '389', '381'])} 6{rng.randint(0, 9)} {rng.randint(100000, 9999999)}"
+        f"+{rng.choice(['355', '387', '383', '382', '389', '381'])} "
+        f"6{rng.randint(0, 9)} {rng.randint(100000, 9999999)}"
         if rng.random() < 0.85
         else None
     )

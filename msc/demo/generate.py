@@ -19,7 +19,7 @@ def database_is_empty() -> bool:
 
 
 def load_demo_data(profiles: int = 0, progress=lambda _message: None) -> dict:
-    """Regions, centres, users of every role and `profiles` synthetic cases; returns what it made."""
+    """Regions, centres, users of every role and `profiles` synthetic cases; returns counts."""
     password = current_app.config["DEMO_PASSWORD"]
     regions = {}
     for country, code, name in REGIONS:

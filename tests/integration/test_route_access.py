@@ -56,7 +56,7 @@ def test_anonymous_gets_the_login_page_on_every_protected_route(app, client):
 
 @pytest.fixture
 def other_centre_objects(make_user, make_migrant):
-    """One object of each kind that a URL names, all in a centre the test user does not belong to."""
+    """One object of each kind a URL names, all in a centre the test user does not belong to."""
     import datetime as dt
 
     from msc.core.db import db
