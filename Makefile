@@ -20,9 +20,26 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# Locales translated by people; sr_Cyrl is generated from sr_Latn.
+TRANSLATED_LOCALES := sq sr_Latn mk bs ru az fa
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel extract -F config/babel.cfg -k _l -k lazy_gettext --no-wrap --sort-by-file \
+	  --project MSC --copyright-holder "MSC contributors" -o translations/messages.pot .
+	@for locale in $(TRANSLATED_LOCALES); do \
+	  if [ -f translations/$$locale/LC_MESSAGES/messages.po ]; then \
+	    $(BIN)/pybabel update --no-wrap --no-fuzzy-matching --ignore-obsolete -i translations/messages.pot -d translations -l $$locale; \
+	  else \
+	    $(BIN)/pybabel init --no-wrap -i translations/messages.pot -d translations -l $$locale; \
+	  fi; done
+	mkdir -p translations/sr_Cyrl/LC_MESSAGES
+	$(BIN)/python -m msc.core.cyrillic translations/sr_Latn/LC_MESSAGES/messages.po \
+	  translations/sr_Cyrl/LC_MESSAGES/messages.po
+	$(MAKE) compile-translations
+
 compile-translations: $(VENV)/.installed
 	@if ls translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
-	  $(BIN)/pybabel compile -q -d translations; fi
+	  $(BIN)/pybabel compile -d translations >/dev/null; fi
 
 run: export MSC_ENV = development
 run: $(VENV)/.installed compile-translations

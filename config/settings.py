@@ -58,6 +58,16 @@ class Settings:
     BABEL_DEFAULT_TIMEZONE = "UTC"
 
     PAGE_SIZE = 25
+    MAX_CONTENT_LENGTH = 5 * 1024 * 1024  # uploads (CSV imports) and forms
+    # Days after which a sent referral without an outcome is overdue, by category.
+    REFERRAL_FOLLOW_UP_DAYS: dict = {
+        "legal_migration": 60,
+        "local_employment": 30,
+        "training": 30,
+        "self_employment": 45,
+        "protection": 7,
+        "other": 30,
+    }
     DEMO_PASSWORD = "msc-demo-Belgrade-2026"  # noqa: S105  demo data only; refused in production
 
 

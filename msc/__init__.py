@@ -126,10 +126,25 @@ def configure_blueprints(app: Flask) -> None:
     from msc.core.views import bp as core_bp
     from msc.home.views import bp as home_bp
     from msc.migrants.views import bp as migrants_bp
+    from msc.referrals import register_hooks
+    from msc.referrals.directory_views import bp as directory_bp
+    from msc.referrals.views import bp as referrals_bp
     from msc.visits.views import bp as visits_bp
 
-    for blueprint in (core_bp, auth_bp, home_bp, admin_bp, centres_bp, migrants_bp, visits_bp):
+    blueprints = (
+        core_bp,
+        auth_bp,
+        home_bp,
+        admin_bp,
+        centres_bp,
+        migrants_bp,
+        visits_bp,
+        referrals_bp,
+        directory_bp,
+    )
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
+    register_hooks()
 
 
 def configure_errors(app: Flask) -> None:

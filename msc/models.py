@@ -4,11 +4,17 @@ from msc.auth.models import User
 from msc.centres.models import Centre, Country, Region
 from msc.core.audit import AuditEvent
 from msc.migrants.models import CaseSequence, Consent, Migrant, MigrantCode, StayAbroad
+from msc.referrals.models import Channel, LocalOption, Partner, Referral, ReferralEvent
 from msc.visits.models import GroupSession, GroupSessionHeadcount, Visit, WalkIn
 
 __all__ = [
     "AuditEvent",
     "CaseSequence",
+    "Channel",
+    "LocalOption",
+    "Partner",
+    "Referral",
+    "ReferralEvent",
     "Centre",
     "Consent",
     "Country",

@@ -64,7 +64,7 @@ class UserForm(VersionedForm):
         self.user = user
         self.role.choices = [(role.value, role.title) for role in Role]
         self.centre_id.choices = centre_choices()
-        self.locale.choices = [("", _l("As the browser asks"))] + [
+        self.locale.choices = [("", _l("As set in the browser"))] + [
             (code, locale_self_name(code)) for code in current_app.config["LANGUAGES"]
         ]
         if user is not None:

@@ -96,7 +96,7 @@ def country_choices_all(blank: str | None = None) -> list[tuple[str, str]]:
     return ([("", blank)] if blank is not None else []) + pairs
 
 
-def extract(fileobj, _keywords, _comment_tags, _options):
+def extract(fileobj, keywords, comment_tags, options):  # noqa: ARG001  (pybabel passes these by name)
     """pybabel extractor for code-list files: yields each English label as a message id."""
     data = json.load(fileobj)
     for number, entry in enumerate(data["codes"], start=1):

@@ -24,8 +24,22 @@ def register_template_helpers(app: Flask) -> None:
         datetime=lambda value, fmt="medium": format_datetime(value, fmt) if value else "",
         date=lambda value, fmt="medium": format_date(value, fmt) if value else "",
         number=format_number,
+        zip_labels=lambda codes, list_name, counts: [
+            (label(list_name, c), counts[c]) for c in codes
+        ],
     )
 
     @app.context_processor
     def _locale():
-        return {"current_locale": str(get_locale())}
+        return {"current_locale": str(get_locale()), "review_count": _review_count}
+
+
+def _review_count() -> int:
+    """The supervisor's waiting referrals, for the navigation."""
+    from flask_login import current_user
+
+    from msc.referrals.queries import queue_count
+
+    if not current_user.is_authenticated or current_user.role != Role.SUPERVISOR:
+        return 0
+    return queue_count(current_user.centre_id)

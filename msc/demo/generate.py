@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import sqlalchemy as sa
 from flask import current_app
 
@@ -10,8 +12,9 @@ from msc.auth.models import User
 from msc.centres import operations as centres
 from msc.core.db import db
 from msc.core.roles import Role
-from msc.demo.cases import generate_cases
+from msc.demo.cases import SEED, generate_cases
 from msc.demo.data import ADMIN, CENTRES, REGIONS, RESEARCHERS, STAFF
+from msc.demo.referrals import generate_referrals
 
 
 def database_is_empty() -> bool:
@@ -49,6 +52,7 @@ def load_demo_data(profiles: int = 0, progress=lambda _message: None) -> dict:
     db.session.flush()
     made = {"regions": len(regions), "centres": len(CENTRES), "users": made_users}
     made.update(generate_cases(profiles, progress))
+    made["referrals"] = generate_referrals(random.Random(SEED))
     return made
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
@@ -9,7 +11,8 @@ from msc.centres.models import Centre
 from msc.core.access import public, roles_required
 from msc.core.db import db
 from msc.core.roles import Role
-from msc.core.timezones import local_day_bounds, local_today
+from msc.core.timezones import local_day_bounds, local_now, local_today
+from msc.referrals.queries import figures, overdue, queue
 from msc.visits.queries import due_follow_ups, recent_cases, todays_visits
 
 bp = Blueprint("home", __name__)
@@ -53,10 +56,16 @@ def counsellor():
 @roles_required(Role.SUPERVISOR)
 def supervisor():
     today = local_today()
+    now = local_now()
+    week_start, _end = local_day_bounds(today - timedelta(days=today.weekday()))
+    month_start, _end = local_day_bounds(today.replace(day=1))
     return render_template(
         "home/supervisor.html",
         centre=_own_centre(),
         follow_ups=due_follow_ups(current_user.centre_id, today, None),
+        overdue=overdue(current_user.centre_id, today),
+        waiting=queue(current_user.centre_id, now=now)[:10],
+        figures=figures(current_user.centre_id, week_start, month_start),
         today=today,
     )
 

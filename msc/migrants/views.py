@@ -116,16 +116,19 @@ def case(migrant_id: int):
     if migrant.merged_into_id:
         flash(_("This profile was merged into another one."), "info")
         return redirect(url_for("migrants.case", migrant_id=migrant.merged_into_id))
+    from msc.referrals.queries import suggestions
     from msc.visits.queries import follow_ups_for, timeline
 
     migrant = load_profile(migrant.id)
     events = timeline(migrant)
+    centre = db.session.get(Centre, migrant.centre_id)
     return render_template(
         "migrants/case.html",
         migrant=migrant,
         restricted=can_see_restricted(migrant),
         events=events,
         follow_ups=follow_ups_for(migrant, local_today()),
+        suggestions=suggestions(migrant, centre, local_today()),
         consent_form=ConsentForm(formdata=None, informed_language=migrant.preferred_language),
         action_form=FlaskForm(),
     )

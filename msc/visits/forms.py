@@ -121,7 +121,7 @@ class GroupSessionForm(FlaskForm):
 
     def validate_attendees(self, field):
         numbers = sorted(
-            {n.strip().upper() for n in re.split(r"[\s,;]+", field.data or "") if n.strip()}
+            {n.strip().upper() for n in re.split(r"[\s,;،؛]+", field.data or "") if n.strip()}
         )
         if not numbers:
             return

@@ -61,6 +61,7 @@ def other_centre_objects(make_user, make_migrant):
 
     from msc.core.db import db
     from msc.migrants.models import Consent
+    from msc.referrals.models import Referral
     from msc.visits.models import GroupSession
 
     owner = make_user(Role.COUNSELLOR)
@@ -75,7 +76,23 @@ def other_centre_objects(make_user, make_migrant):
     db.session.add(session)
     db.session.commit()
     consent = db.session.scalars(sa.select(Consent).where(Consent.migrant_id == migrant.id)).first()
-    return {"migrant_id": migrant.id, "session_id": session.id, "consent_id": consent.id}
+    referral = Referral(
+        migrant_id=migrant.id,
+        centre_id=migrant.centre_id,
+        created_by_id=owner.id,
+        category="other",
+        reason="r",
+        due_on=dt.date.today(),
+        shared_fields=["name"],
+    )
+    db.session.add(referral)
+    db.session.commit()
+    return {
+        "migrant_id": migrant.id,
+        "session_id": session.id,
+        "consent_id": consent.id,
+        "referral_id": referral.id,
+    }
 
 
 @pytest.mark.parametrize("role", list(Role))
