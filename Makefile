@@ -24,7 +24,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 TRANSLATED_LOCALES := sq sr_Latn mk bs ru az fa
 
 translations: $(VENV)/.installed
-	$(BIN)/pybabel extract -F config/babel.cfg -k _l -k lazy_gettext --no-wrap --sort-by-file \
+	$(BIN)/pybabel extract -F config/babel.cfg -k _l -k lazy_gettext -k _lp:1c,2 -k lazy_pgettext:1c,2 --no-wrap --sort-by-file \
 	  --project MSC --copyright-holder "MSC contributors" -o translations/messages.pot .
 	@for locale in $(TRANSLATED_LOCALES); do \
 	  if [ -f translations/$$locale/LC_MESSAGES/messages.po ]; then \

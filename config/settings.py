@@ -58,6 +58,12 @@ class Settings:
     BABEL_DEFAULT_TIMEZONE = "UTC"
 
     PAGE_SIZE = 25
+    # Research tables: threshold k (distinct persons; never below 5), rounding base, instance id.
+    RESEARCH_THRESHOLD = 10
+    RESEARCH_ROUNDING_BASE = 5
+    RESEARCH_INSTANCE_ID = "msc-demo"
+    RESEARCH_SIGNING_KEY = ""  # base64 raw Ed25519 private key; development generates one
+    RESEARCH_TRUSTED_KEYS = ""  # JSON {"key id": "base64 public key"} for the regional merge
     MAX_CONTENT_LENGTH = 5 * 1024 * 1024  # uploads (CSV imports) and forms
     # Days after which a sent referral without an outcome is overdue, by category.
     REFERRAL_FOLLOW_UP_DAYS: dict = {

@@ -129,6 +129,7 @@ def configure_blueprints(app: Flask) -> None:
     from msc.referrals import register_hooks
     from msc.referrals.directory_views import bp as directory_bp
     from msc.referrals.views import bp as referrals_bp
+    from msc.research.views import bp as research_bp
     from msc.visits.views import bp as visits_bp
 
     blueprints = (
@@ -141,6 +142,7 @@ def configure_blueprints(app: Flask) -> None:
         visits_bp,
         referrals_bp,
         directory_bp,
+        research_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
@@ -155,5 +157,7 @@ def configure_errors(app: Flask) -> None:
 
 def configure_cli(app: Flask) -> None:
     from msc.cli import msc_cli
+    from msc.research.cli import research_cli
 
+    msc_cli.add_command(research_cli)
     app.cli.add_command(msc_cli)

@@ -4,6 +4,7 @@ import zoneinfo
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from wtforms import BooleanField, SelectField
 from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 
@@ -29,7 +30,8 @@ class RegionForm(VersionedForm):
         description=_l("The ISO 3166-2 code where one exists, for example RS-00."),
     )
     name = StrippedStringField(
-        _l("Name"), validators=[DataRequired(), Length(max=120), no_control_chars]
+        lazy_pgettext("organisation", "Name"),
+        validators=[DataRequired(), Length(max=120), no_control_chars],
     )
 
     def __init__(self, *args, region: Region | None = None, **kwargs):
@@ -54,7 +56,8 @@ class CentreForm(VersionedForm):
         description=_l("Short and unique in the country; it is part of every case number."),
     )
     name = StrippedStringField(
-        _l("Name"), validators=[DataRequired(), Length(max=120), no_control_chars]
+        lazy_pgettext("organisation", "Name"),
+        validators=[DataRequired(), Length(max=120), no_control_chars],
     )
     country_code = SelectField(_l("Country"), validators=[DataRequired()])
     region_id = SelectField(_l("Region"), validators=[DataRequired()])

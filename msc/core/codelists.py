@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pycountry
-from flask_babel import get_locale
-from flask_babel import gettext as _
+from flask_babel import get_locale, pgettext
 
 from msc.core.i18n import PYCOUNTRY_LOCALE, country_name
 
@@ -40,7 +39,7 @@ class CodeList:
         if self.name == "language":
             return language_name(code)
         english = self.labels.get(code)
-        return _(english) if english else code
+        return pgettext(f"code list {self.name}", english) if english else code
 
     def choices(self, blank: str | None = None) -> list[tuple[str, str]]:
         pairs = [(code, self.label(code)) for code in self.codes]
@@ -97,8 +96,9 @@ def country_choices_all(blank: str | None = None) -> list[tuple[str, str]]:
 
 
 def extract(fileobj, keywords, comment_tags, options):  # noqa: ARG001  (pybabel passes these by name)
-    """pybabel extractor for code-list files: yields each English label as a message id."""
+    """pybabel extractor for code-list files: each English label, with the list as its context."""
     data = json.load(fileobj)
     for number, entry in enumerate(data["codes"], start=1):
         if entry["label"]:
-            yield number, "gettext", entry["label"], [f"code list {data['name']}: {entry['code']}"]
+            context = f"code list {data['name']}"
+            yield number, "pgettext", (context, entry["label"]), [f"code: {entry['code']}"]

@@ -36,6 +36,8 @@ LETTERS = dict(
 # What must stay as written: placeholders, markup, URLs and all-capital Latin acronyms.
 PROTECTED = re.compile(
     r"%\([a-z_]+\)[sd%]|%[sd%]|<[^>]+>|&[a-z#0-9]+;|https?://\S+|\b[A-Z][A-Z0-9-]*[A-Z0-9]\b(?![a-zčćđšž])"
+    r"|\b[a-z0-9]+(?:_[a-z0-9]+)+\b"  # snake_case identifiers (CSV column names)
+    r"|\b[ADFG](?= =)|(?<=\()[ADFG](?=\))|\bzip\b"  # table status codes (A, D, F, G) and "zip"
 )
 
 

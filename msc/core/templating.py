@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import format_date, format_datetime, format_number, get_locale
+from flask_babel import format_date, format_datetime, format_number, format_percent, get_locale
 
 from msc.core.codelists import label, language_name
 from msc.core.i18n import country_name, html_lang, is_rtl, locale_choices
@@ -24,6 +24,7 @@ def register_template_helpers(app: Flask) -> None:
         datetime=lambda value, fmt="medium": format_datetime(value, fmt) if value else "",
         date=lambda value, fmt="medium": format_date(value, fmt) if value else "",
         number=format_number,
+        percent=lambda value: format_percent(value / 100),
         zip_labels=lambda codes, list_name, counts: [
             (label(list_name, c), counts[c]) for c in codes
         ],

@@ -73,7 +73,9 @@ def supervisor():
 @bp.get("/research")
 @roles_required(Role.RESEARCHER)
 def researcher():
-    return render_template("home/researcher.html")
+    from msc.research.catalogue import CATALOGUE
+
+    return render_template("home/researcher.html", catalogue=CATALOGUE)
 
 
 @bp.get("/healthz")

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -36,6 +37,7 @@ from msc.core.forms import (
     VersionedForm,
     no_control_chars,
 )
+from msc.core.i18n import country_name
 from msc.core.timezones import local_today
 from msc.migrants.forms import isco_choices
 from msc.referrals.models import Channel, LocalOption, Partner
@@ -64,7 +66,11 @@ def target_choices(country_code: str) -> list[tuple[str, str]]:
         + [
             (
                 f"channel:{c.id}",
-                _("Channel: %(name)s (%(country)s)", name=c.name, country=c.destination),
+                _(
+                    "Channel: %(name)s (%(country)s)",
+                    name=c.name,
+                    country=country_name(c.destination),
+                ),
             )
             for c in channels
         ]
@@ -153,7 +159,8 @@ def _regions(country_code: str | None = None):
 
 class PartnerForm(VersionedForm):
     name = StrippedStringField(
-        _l("Name"), validators=[DataRequired(), Length(max=200), no_control_chars]
+        lazy_pgettext("organisation", "Name"),
+        validators=[DataRequired(), Length(max=200), no_control_chars],
     )
     kind = SelectField(_l("Kind"), validators=[DataRequired()])
     country_code = SelectField(_l("Country"), validators=[DataRequired()])
@@ -232,7 +239,8 @@ def partner_values(partner) -> dict:
 class ChannelForm(VersionedForm):
     destination = SelectField(_l("Destination country"), validators=[DataRequired()])
     name = StrippedStringField(
-        _l("Name"), validators=[DataRequired(), Length(max=200), no_control_chars]
+        lazy_pgettext("organisation", "Name"),
+        validators=[DataRequired(), Length(max=200), no_control_chars],
     )
     kind = SelectField(_l("Kind"), validators=[DataRequired()])
     occupations = SelectMultipleField(

@@ -91,7 +91,7 @@ def import_local_options(raw: bytes, country_code: str) -> ImportReport:
         row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k}
         values, errors = _check_row(row, regions)
         if values and values["external_id"] in seen:
-            errors.append(_("The same external_id appears twice in the file."))
+            errors.append(_("The same %(column)s appears twice in the file.", column="external_id"))
         if errors:
             report.rejected.append((line, errors))
             continue
@@ -114,30 +114,56 @@ def _check_row(row: dict, regions: dict) -> tuple[dict | None, list[str]]:
     errors = []
     external_id = row.get("external_id", "")
     if not external_id or len(external_id) > 64:
-        errors.append(_("external_id is required (at most 64 characters)."))
+        errors.append(
+            _("%(column)s is required (at most %(n)d characters).", column="external_id", n=64)
+        )
     kind = row.get("kind", "")
     if kind not in codelist("local_option_kind"):
-        errors.append(_("kind must be vacancy, training or almp."))
+        errors.append(
+            _(
+                "%(column)s must be one of: %(values)s.",
+                column="kind",
+                values="vacancy, training, almp",
+            )
+        )
     title = row.get("title", "")
     if not title or len(title) > 200:
-        errors.append(_("title is required (at most 200 characters)."))
+        errors.append(
+            _("%(column)s is required (at most %(n)d characters).", column="title", n=200)
+        )
     if any(ord(ch) < 32 and ch not in "\t\n\r" for value in row.values() for ch in value):
         errors.append(_("The row contains control characters."))
     occupation = row.get("occupation") or None
     if occupation and occupation not in codelist("isco08"):
-        errors.append(_("occupation must be an ISCO-08 major or sub-major group code."))
+        errors.append(
+            _("%(column)s must be an ISCO-08 major or sub-major group code.", column="occupation")
+        )
     region_code = row.get("region_code") or None
     if region_code and region_code not in regions:
-        errors.append(_("region_code %(code)s is not a region of this country.", code=region_code))
+        errors.append(
+            _(
+                "%(column)s: %(code)s is not a region of this country.",
+                column="region_code",
+                code=region_code,
+            )
+        )
     closing_on = None
     if row.get("closing_on"):
         try:
             closing_on = date.fromisoformat(row["closing_on"])
         except ValueError:
-            errors.append(_("closing_on must be a date written YYYY-MM-DD."))
+            errors.append(
+                _(
+                    "%(column)s must be a date written %(format)s.",
+                    column="closing_on",
+                    format="YYYY-MM-DD",
+                )
+            )
     active = row.get("active", "yes").lower() or "yes"
     if active not in {"yes", "no", "true", "false", "1", "0"}:
-        errors.append(_("active must be yes or no."))
+        errors.append(
+            _("%(column)s must be one of: %(values)s.", column="active", values="yes, no")
+        )
     if errors:
         return None, errors
     return {

@@ -101,7 +101,7 @@ def transition(
     if after is None:
         raise TransitionRefused(
             _(
-                "“%(action)s” is not possible for a referral that is %(state)s.",
+                "“%(action)s” is not possible for a referral in the state “%(state)s”.",
                 action=definition.title,
                 state=state_label,
             )

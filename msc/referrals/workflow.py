@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 
 from msc.core.roles import Role
 
@@ -32,7 +33,9 @@ ACTIONS = {
     "accept": Action("accept", _l("Recipient accepted"), frozenset({C, S})),
     "decline": Action("decline", _l("Recipient declined"), frozenset({C, S}), needs="comment"),
     "complete": Action("complete", _l("Record the outcome"), frozenset({C, S}), needs="outcome"),
-    "cancel": Action("cancel", _l("Cancel"), frozenset({C, S}), needs="comment"),
+    "cancel": Action(
+        "cancel", _lp("referral action", "Cancel"), frozenset({C, S}), needs="comment"
+    ),
 }
 
 # (state, action) -> new state. Nothing changes a referral's state except through this table.

@@ -16,7 +16,9 @@ def test_referral_from_case_to_outcome(
 ):
     counsellor = make_user(Role.COUNSELLOR)
     supervisor = make_user(Role.SUPERVISOR, centre=db.session.get(Centre, counsellor.centre_id))
-    migrant = make_migrant(counsellor, destinations=("DE",), occupation_sought="53")
+    migrant = make_migrant(
+        counsellor, destinations=("DE",), occupation_sought="53", preferred_language="en"
+    )
     _partner, channel, _option = make_directory()
     c_context = browser.new_context(base_url=live_server)
     s_context = browser.new_context(base_url=live_server)

@@ -19,7 +19,11 @@ def setup_case(
     centre = db.session.get(Centre, counsellor.centre_id)
     supervisor = make_user(Role.SUPERVISOR, centre=centre)
     migrant = make_migrant(
-        counsellor, destinations=("DE",), occupation_sought="53", consents=consents
+        counsellor,
+        destinations=("DE",),
+        occupation_sought="53",
+        consents=consents,
+        preferred_language="en",
     )
     partner, channel, option = make_directory()
     clients = {}
@@ -110,6 +114,9 @@ def test_the_whole_life_of_a_referral(app, make_user, make_migrant, make_directo
     assert {"referral.submit", "referral.approve", "referral.complete"} <= audited
     slip = c["counsellor"].get(f"/referrals/{rid}/slip").get_data(as_text=True)
     assert migrant.display_name in slip and "Education" in slip and "Phone" not in slip
+    migrant.preferred_language = "sq"  # the slip follows the person's language, not the screen's
+    db.session.commit()
+    assert '<html lang="sq"' in c["counsellor"].get(f"/referrals/{rid}/slip").get_data(as_text=True)
 
 
 def test_no_submission_without_a_basis_for_referral(app, make_user, make_migrant, make_directory):
@@ -329,7 +336,9 @@ def test_csv_import_reports_rejected_rows_and_updates_on_reimport(
     )
     html = response.get_data(as_text=True)
     assert "Added: 2. Updated: 0. Rejected: 2." in html
-    assert "external_id is required" in html and "kind must be vacancy, training or almp" in html
+    assert (
+        "external_id is required" in html and "kind must be one of: vacancy, training, almp" in html
+    )
     assert "occupation must be an ISCO-08" in html and "closing_on must be a date" in html
     from msc.referrals.models import LocalOption
 

@@ -1,0 +1,122 @@
+"""`flask msc research export|audit`."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from datetime import date
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from msc.research.audit import audit_package
+from msc.research.catalogue import TABLES
+from msc.research.merge import MergeRefused, merge_packages
+from msc.research.package import Request, all_tables, build_package
+from msc.research.signing import instance_key, public_key_entry
+
+research_cli = AppGroup("research", help="Anonymised research tables.")
+
+
+def _month(value: str | None, end: bool = False) -> date | None:
+    if not value:
+        return None
+    try:
+        year, month = (int(part) for part in value.split("-"))
+        first = date(year, month, 1)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not YYYY-MM") from None
+    return date(first.year + first.month // 12, first.month % 12 + 1, 1) if end else first
+
+
+@research_cli.command("export")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
+@click.option("--tables", default="", help="Table ids separated by commas (default: all).")
+@click.option("--from", "start", default=None, help="First month, YYYY-MM.")
+@click.option("--to", "end", default=None, help="Last month, YYYY-MM.")
+@click.option("--period", default="year", type=click.Choice(["year", "quarter", "month"]))
+@click.option("--locale", default="en")
+def export(out, tables, start, end, period, locale):
+    """Build, audit and write a research package."""
+    wanted = tuple(t.strip() for t in tables.split(",") if t.strip()) or all_tables()
+    unknown = [t for t in wanted if t not in TABLES]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown table(s): {', '.join(unknown)}; known: {', '.join(TABLES)}"
+        )
+    data, _descriptor = build_package(
+        Request(wanted, _month(start), _month(end, True), period, locale)
+    )
+    problems = audit_package(data)
+    if problems:
+        raise click.ClickException(
+            "the package failed its audit and was not written:\n" + "\n".join(problems)
+        )
+    with open(out, "wb") as handle:
+        handle.write(data)
+    click.echo(f"wrote {out}: {len(wanted)} tables, audit passed")
+
+
+def trusted_keys(path: str | None) -> dict[str, str]:
+    keys = dict(json.loads(current_app.config["RESEARCH_TRUSTED_KEYS"] or "{}"))
+    if path:
+        with open(path, encoding="utf-8") as handle:
+            keys.update(json.load(handle))
+    return keys
+
+
+@research_cli.command("merge")
+@click.argument("packages", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
+@click.option(
+    "--trusted-keys",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help='JSON file {"key id": "base64 public key"} of the national instances.',
+)
+def merge(packages, out, trusted_keys):
+    """Merge signed national packages into a regional package (no database needed)."""
+    datas = []
+    for path in packages:
+        with open(path, "rb") as handle:
+            datas.append(handle.read())
+    try:
+        data = merge_packages(
+            datas,
+            globals()["trusted_keys"](trusted_keys),
+            instance_key(),
+            current_app.config["RESEARCH_INSTANCE_ID"],
+        )
+    except MergeRefused as refused:
+        raise click.ClickException(str(refused)) from None
+    problems = audit_package(data)
+    if problems:
+        raise click.ClickException("the merged package failed its audit:\n" + "\n".join(problems))
+    with open(out, "wb") as handle:
+        handle.write(data)
+    click.echo(f"wrote {out}: {len(datas)} national packages merged, audit passed")
+
+
+@research_cli.command("key")
+def show_key():
+    """Print this instance's signing key id and public key (for the regional hub's trust list)."""
+    key_id, public = public_key_entry(instance_key())
+    click.echo(json.dumps({key_id: public}))
+
+
+@research_cli.command("audit")
+@click.argument("package", type=click.Path(exists=True, dir_okay=False))
+def audit(package):
+    """Re-check a package on its own: thresholds, rounding, recoverability of suppressed cells."""
+    with open(package, "rb") as handle:
+        data = handle.read()
+    try:
+        problems = audit_package(data)
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as error:
+        raise click.ClickException(f"not a research package: {error}") from None
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise click.ClickException(f"{len(problems)} problem(s)")
+    click.echo("audit passed")

@@ -1,0 +1,125 @@
+"""The regional merge: national packages in, one regional package out, without any database.
+
+Each national package must carry a valid signature by a trusted instance key, and all must share
+the specification and the code-list versions. A regional cell is the sum of the national cells and
+is published only when every national component was published; otherwise it is marked D. Each
+published national count is rounded, so the merged package records the wider rounding slack.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import zipfile
+
+from msc.research.package import csv_bytes, finish_package
+from msc.research.signing import public_key_entry, verify
+
+
+class MergeRefused(Exception):
+    pass
+
+
+def _read_csv(raw: bytes) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(raw.decode("utf-8"))))
+
+
+def merge_packages(packages: list[bytes], trusted: dict[str, str], key, hub_id: str) -> bytes:
+    if len(packages) < 2:
+        raise MergeRefused("give at least two national packages")
+    opened = []
+    for number, data in enumerate(packages, start=1):
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(data))
+            descriptor_bytes = archive.read("datapackage.json")
+            signer = verify(descriptor_bytes, archive.read("signature.json"), trusted)
+        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError) as error:
+            raise MergeRefused(
+                f"package {number} is not a signed research package: {error}"
+            ) from None
+        if signer is None:
+            raise MergeRefused(f"package {number} is not signed by a trusted instance key")
+        opened.append(
+            (archive, json.loads(descriptor_bytes), signer, hashlib.sha256(data).hexdigest())
+        )
+    first = opened[0][1]
+    for _archive, descriptor, _signer, _digest in opened[1:]:
+        for field in ("specification", "code_lists"):
+            if descriptor["msc"][field] != first["msc"][field]:
+                raise MergeRefused(
+                    f"the packages differ in {field.replace('_', '-')}; merge needs the same"
+                )
+        if descriptor["msc"]["method"]["rounding_base"] != first["msc"]["method"]["rounding_base"]:
+            raise MergeRefused("the packages differ in rounding base")
+        if [r["name"] for r in descriptor["resources"]] != [r["name"] for r in first["resources"]]:
+            raise MergeRefused("the packages hold different tables")
+    files, resources = {}, []
+    for resource in first["resources"]:
+        name, path = resource["name"], resource["path"]
+        tables = [_read_csv(archive.read(path)) for archive, *_rest in opened]
+        if name == "codebook":
+            seen, rows = set(), []
+            for table in tables:
+                for row in table:
+                    key_ = (row["table"], row["dimension"], row["code"])
+                    if key_ not in seen:
+                        seen.add(key_)
+                        rows.append(row)
+            rows.sort(key=lambda r: (r["table"], r["dimension"], r["code"]))
+            files[path] = csv_bytes(rows, ["table", "dimension", "code", "label"])
+        else:
+            files[path], enums = _merge_table(resource, tables)
+            for field in resource["schema"]["fields"]:
+                if field["name"] in enums:
+                    field["constraints"]["enum"] = enums[field["name"]]
+        resource = dict(resource, hash="sha256:" + hashlib.sha256(files[path]).hexdigest())
+        resources.append(resource)
+    descriptor = json.loads(json.dumps(first))
+    descriptor["resources"] = resources
+    method = descriptor["msc"]["method"]
+    method["threshold_k"] = max(d["msc"]["method"]["threshold_k"] for _a, d, _s, _h in opened)
+    method["rounding_slack"] = sum(
+        float(d["msc"]["method"].get("rounding_slack", 2)) for _a, d, _s, _h in opened
+    )
+    method["merge"] = (
+        "sum of national cells; published only when every national cell was published, else D"
+    )
+    descriptor["msc"]["instance"] = hub_id
+    descriptor["msc"]["components"] = [
+        {"instance": d["msc"]["instance"], "signing_key_id": signer, "sha256": digest}
+        for _a, d, signer, digest in opened
+    ]
+    descriptor["msc"]["signing_key_id"] = public_key_entry(key)[0]
+    return finish_package(files, descriptor, key)
+
+
+def _merge_table(resource: dict, tables: list[list[dict]]) -> tuple[bytes, dict]:
+    dimensions = [
+        f["name"]
+        for f in resource["schema"]["fields"]
+        if f["name"] not in {"OBS_VALUE", "CONF_STATUS", "FLAG"}
+    ]
+    keys = set()
+    indexed = []
+    for table in tables:
+        by_key = {tuple(row[d] for d in dimensions): row for row in table}
+        indexed.append(by_key)
+        keys.update(by_key)
+    from msc.research.disclosure import sort_code
+
+    rows = []
+    for key in sorted(keys, key=lambda k: tuple(sort_code(c) for c in k)):
+        parts = [by_key.get(key) for by_key in indexed]
+        published = all(p is None or p["CONF_STATUS"] == "F" for p in parts)
+        value = sum(int(p["OBS_VALUE"]) for p in parts if p is not None) if published else None
+        row = dict(zip(dimensions, key, strict=True))
+        row.update(
+            OBS_VALUE=value,
+            CONF_STATUS="F" if published else "D",
+            FLAG="G" if any(p and p["FLAG"] == "G" for p in parts) else "",
+        )
+        rows.append(row)
+    enums = {d: sorted({k[j] for k in keys}, key=sort_code) for j, d in enumerate(dimensions)}
+    return csv_bytes(rows, [*dimensions, "OBS_VALUE", "CONF_STATUS", "FLAG"]), enums

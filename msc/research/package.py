@@ -1,0 +1,221 @@
+"""Research packages: disclosure-controlled tables as a Frictionless Data Package in a zip.
+
+The same request over the same data gives byte-identical files: rows are sorted, the zip entries
+carry a fixed time stamp, and nothing varies but the data (the generated time is the period's
+end, not the wall clock).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app
+from flask_babel import force_locale
+
+from msc.core.codelists import codelist, label
+from msc.core.i18n import country_name
+from msc.research.catalogue import CATALOGUE, OTHER, TABLES, TOTAL, TableSpec
+from msc.research.disclosure import ProtectedTable, protect, table_rows
+from msc.research.signing import instance_key, public_key_entry, signature_document
+
+SPEC_VERSION = "msc-research-1"
+ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Request:
+    tables: tuple[str, ...]
+    start: date | None
+    end: date | None
+    granularity: str = "year"
+    locale: str = "en"
+
+
+def build_table(spec: TableSpec, request: Request) -> ProtectedTable:
+    config = current_app.config
+    units = list(spec.rows(request.start, request.end, request.granularity))
+    return protect(spec, units, config["RESEARCH_THRESHOLD"], config["RESEARCH_ROUNDING_BASE"])
+
+
+def code_label(dimension_id: str, codelist_name: str | None, code: str) -> str:
+    from flask_babel import gettext as _
+
+    if code == TOTAL:
+        return _("Total")
+    if code == OTHER:
+        return _("Other countries")
+    if code == "_U":
+        return _("Not known")
+    if dimension_id in {"REF_AREA", "DESTINATION"}:
+        return country_name(code)
+    if dimension_id == "OUTCOME":
+        if code in codelist("referral_outcome"):
+            return label("referral_outcome", code)
+        return label("referral_status", code) if code in codelist("referral_status") else _("Open")
+    if codelist_name:
+        return label(codelist_name, code)
+    return code
+
+
+def csv_bytes(rows: list[dict], fields: list[str]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row.get(k) is None else row[k] for k in fields})
+    return out.getvalue().encode("utf-8")
+
+
+def build_package(request: Request) -> tuple[bytes, dict]:
+    """The zip and its descriptor. Every table is disclosure-controlled before it is written."""
+    config = current_app.config
+    files: dict[str, bytes] = {}
+    resources, codebook = [], []
+    with force_locale(request.locale):
+        for table_id in request.tables:
+            spec = TABLES[table_id]
+            table = build_table(spec, request)
+            ids = [d.id for d in spec.dimensions]
+            fields = ids + ["OBS_VALUE", "CONF_STATUS", "FLAG"]
+            path = f"data/{spec.id}.csv"
+            files[path] = csv_bytes(table_rows(table), fields)
+            schema_fields = [
+                {
+                    "name": d.id,
+                    "type": "string",
+                    "constraints": {"required": True, "enum": [*table.categories[j], TOTAL]},
+                }
+                for j, d in enumerate(spec.dimensions)
+            ] + [
+                {"name": "OBS_VALUE", "type": "integer", "constraints": {"minimum": 0}},
+                {
+                    "name": "CONF_STATUS",
+                    "type": "string",
+                    "constraints": {"required": True, "enum": ["F", "A", "D"]},
+                },
+                {"name": "FLAG", "type": "string", "constraints": {"enum": ["", "G"]}},
+            ]
+            resources.append(
+                {
+                    "name": spec.id,
+                    "path": path,
+                    "profile": "tabular-data-resource",
+                    "format": "csv",
+                    "mediatype": "text/csv",
+                    "encoding": "utf-8",
+                    "title": str(spec.title),
+                    "description": f"{spec.unit}; {spec.date_rule}",
+                    "schema": {"fields": schema_fields, "missingValues": [""]},
+                    "hash": "sha256:" + hashlib.sha256(files[path]).hexdigest(),
+                }
+            )
+            for j, dimension in enumerate(spec.dimensions):
+                for code in [*table.categories[j], TOTAL]:
+                    codebook.append(
+                        {
+                            "table": spec.id,
+                            "dimension": dimension.id,
+                            "code": code,
+                            "label": code_label(dimension.id, dimension.codelist, code),
+                        }
+                    )
+        files["codebook.csv"] = csv_bytes(codebook, ["table", "dimension", "code", "label"])
+    resources.append(
+        {
+            "name": "codebook",
+            "path": "codebook.csv",
+            "profile": "tabular-data-resource",
+            "format": "csv",
+            "mediatype": "text/csv",
+            "encoding": "utf-8",
+            "schema": {
+                "fields": [
+                    {"name": n, "type": "string"} for n in ["table", "dimension", "code", "label"]
+                ]
+            },
+            "hash": "sha256:" + hashlib.sha256(files["codebook.csv"]).hexdigest(),
+        }
+    )
+    descriptor = {
+        "profile": "tabular-data-package",
+        "name": "msc-research-tables",
+        "title": "MSC research tables",
+        "licenses": [{"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0"}],
+        "resources": resources,
+        "msc": {
+            "specification": SPEC_VERSION,
+            "software_version": "msc " + _software_version(),
+            "instance": config["RESEARCH_INSTANCE_ID"],
+            "period": {
+                "from": request.start.isoformat() if request.start else None,
+                "to": request.end.isoformat() if request.end else None,
+                "granularity": request.granularity,
+            },
+            "generated": (request.end or date(2100, 1, 1)).isoformat(),
+            "locale": request.locale,
+            "method": {
+                "threshold_k": max(config["RESEARCH_THRESHOLD"], 5),
+                "threshold_counts": "distinct persons",
+                "rounding_base": config["RESEARCH_ROUNDING_BASE"],
+                "suppression": "primary threshold rule; complementary suppression until no "
+                "equation "
+                "holds a single suppressed cell and a linear-programming interval audit "
+                "(HiGHS) leaves every primary cell an interval at least k wide",
+                "conf_status": {
+                    "F": "free",
+                    "A": "primary suppression",
+                    "D": "secondary suppression",
+                },
+                "flag": {"G": "all persons of the row but fewer than k in one category"},
+                "rounding_slack": (config["RESEARCH_ROUNDING_BASE"] - 1) / 2,
+            },
+            "code_lists": {c.name: c.version for c in _used_codelists(request)},
+        },
+    }
+    key = instance_key()
+    descriptor["msc"]["signing_key_id"] = public_key_entry(key)[0]
+    return finish_package(files, descriptor, key), descriptor
+
+
+def finish_package(files: dict[str, bytes], descriptor: dict, key) -> bytes:
+    """Write the descriptor, sign it, and zip everything deterministically."""
+    files["datapackage.json"] = json.dumps(
+        descriptor, ensure_ascii=False, indent=2, sort_keys=True
+    ).encode()
+    files["signature.json"] = signature_document(files["datapackage.json"], key)
+    return _zip(files)
+
+
+def _used_codelists(request: Request):
+    names = sorted({d.codelist for t in request.tables for d in TABLES[t].dimensions if d.codelist})
+    return [codelist(name) for name in names]
+
+
+def _software_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("msc")
+    except PackageNotFoundError:
+        return "0"
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, files[name])
+    return out.getvalue()
+
+
+def all_tables() -> tuple[str, ...]:
+    return tuple(t.id for t in CATALOGUE)

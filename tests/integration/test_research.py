@@ -1,0 +1,229 @@
+import io
+import json
+import zipfile
+
+from msc.core.roles import Role
+from msc.research.audit import audit_package
+
+
+def populate(make_user, make_migrant, n=40):
+    counsellor = make_user(Role.COUNSELLOR)
+    marker = []
+    for i in range(n):
+        migrant = make_migrant(
+            counsellor,
+            given_name=f"Zzmarker{i}",
+            family_name="Plantedname",
+            phone=f"+381 60 99{i:05d}",
+            birth_year=1980 + i % 20,
+            sex="F" if i % 3 else "M",
+            destinations=("DE",),
+            occupation_sought="53",
+            education=str(i % 8),
+            category="intending_emigrant",
+        )
+        marker.append(migrant.case_number)
+    return marker
+
+
+def test_researcher_downloads_an_audited_package_without_personal_data(
+    client, login_as, make_user, make_migrant
+):
+    case_numbers = populate(make_user, make_migrant)
+    login_as(Role.RESEARCHER)
+    home = client.get("/research").get_data(as_text=True)
+    assert "Persons registered by period, country, sex and age band" in home
+    response = client.get("/research/package.zip")
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    data = response.data
+    assert audit_package(data) == []
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        assert "datapackage.json" in names and "codebook.csv" in names
+        descriptor = json.loads(archive.read("datapackage.json"))
+        content = b"".join(archive.read(name) for name in names)
+    assert descriptor["msc"]["method"]["threshold_k"] == 10
+    assert {r["name"] for r in descriptor["resources"]} >= {
+        "persons_registered",
+        "walk_ins",
+        "codebook",
+    }
+    for planted in [b"Zzmarker", b"Plantedname", b"99000", *(n.encode() for n in case_numbers[:5])]:
+        assert planted not in content
+    registered = zipfile.ZipFile(io.BytesIO(data)).read("data/persons_registered.csv").decode()
+    assert registered.splitlines()[0] == "TIME_PERIOD,REF_AREA,SEX,AGE,OBS_VALUE,CONF_STATUS,FLAG"
+    total = next(line for line in registered.splitlines() if line.startswith("_T,_T,_T,_T,"))
+    assert total.startswith("_T,_T,_T,_T,40,F,")  # flagged G: everyone is in one country
+
+
+def test_same_request_same_bytes(client, login_as, make_user, make_migrant):
+    populate(make_user, make_migrant, 15)
+    login_as(Role.RESEARCHER)
+    first = client.get("/research/package.zip?table=persons_education&table=walk_ins").data
+    second = client.get("/research/package.zip?table=persons_education&table=walk_ins").data
+    assert first == second
+
+
+def test_preview_shows_the_table_after_disclosure_control(
+    client, login_as, make_user, make_migrant
+):
+    populate(make_user, make_migrant, 25)
+    login_as(Role.RESEARCHER)
+    html = client.get("/research/tables/persons_education").get_data(as_text=True)
+    assert "Persons by education, sex and migration intention" in html
+    assert "<svg" in html and "<code>A</code>" in html
+    assert client.get("/research/tables/no_such_table").status_code == 404
+
+
+def test_only_consenting_profiles_are_counted(client, login_as, make_user, make_migrant):
+    counsellor = make_user(Role.COUNSELLOR)
+    for _ in range(12):
+        make_migrant(counsellor, consents=("service", "statistics"))
+    for _ in range(7):
+        make_migrant(counsellor, consents=("service",))
+    login_as(Role.RESEARCHER)
+    registered = zipfile.ZipFile(
+        io.BytesIO(client.get("/research/package.zip?table=persons_category").data)
+    )
+    total = next(
+        line
+        for line in registered.read("data/persons_category.csv").decode().splitlines()
+        if line.startswith("_T,_T,_T,")
+    )
+    assert total.startswith("_T,_T,_T,10,F,")  # 12 persons, rounded to base 5
+
+
+def test_researcher_cannot_open_case_pages(client, login_as, make_user, make_migrant):
+    migrant = make_migrant(make_user(Role.COUNSELLOR))
+    login_as(Role.RESEARCHER)
+    assert client.get(f"/cases/{migrant.id}").status_code == 403
+    assert client.get("/cases/").status_code == 403
+
+
+def test_cli_export_and_audit(runner, make_user, make_migrant, tmp_path):
+    populate(make_user, make_migrant, 20)
+    out = tmp_path / "national.zip"
+    result = runner.invoke(
+        args=[
+            "msc",
+            "research",
+            "export",
+            "--out",
+            str(out),
+            "--tables",
+            "persons_category,walk_ins",
+            "--locale",
+            "sq",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    checked = runner.invoke(args=["msc", "research", "audit", str(out)])
+    assert checked.exit_code == 0 and "audit passed" in checked.output
+    codebook = zipfile.ZipFile(out).read("codebook.csv").decode()
+    assert "intending_emigrant" in codebook
+    bad = runner.invoke(
+        args=["msc", "research", "export", "--out", str(out), "--tables", "nonsense"]
+    )
+    assert bad.exit_code != 0 and "unknown table" in bad.output
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"not a zip")
+    assert runner.invoke(args=["msc", "research", "audit", str(broken)]).exit_code != 0
+
+
+def test_regional_merge_of_signed_national_packages(
+    app, runner, make_user, make_migrant, tmp_path, monkeypatch
+):
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    from msc.research.signing import key_id
+
+    populate(make_user, make_migrant, 30)
+    keys, trusted, paths = [], {}, []
+    for country in ("rs", "al"):
+        key = Ed25519PrivateKey.generate()
+        raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        monkeypatch.setitem(app.config, "RESEARCH_SIGNING_KEY", base64.b64encode(raw).decode())
+        from flask import current_app
+
+        monkeypatch.setitem(
+            current_app.config, "RESEARCH_SIGNING_KEY", base64.b64encode(raw).decode()
+        )
+        monkeypatch.setitem(current_app.config, "RESEARCH_INSTANCE_ID", f"msc-{country}")
+        path = tmp_path / f"{country}.zip"
+        result = runner.invoke(
+            args=[
+                "msc",
+                "research",
+                "export",
+                "--out",
+                str(path),
+                "--tables",
+                "persons_category,walk_ins",
+            ]
+        )
+        assert result.exit_code == 0, result.output
+        public = key.public_key()
+        trusted[key_id(public)] = base64.b64encode(
+            public.public_bytes(
+                Encoding.Raw,
+                __import__(
+                    "cryptography.hazmat.primitives.serialization", fromlist=["PublicFormat"]
+                ).PublicFormat.Raw,
+            )
+        ).decode()
+        keys.append(key)
+        paths.append(str(path))
+    trust_file = tmp_path / "trusted.json"
+    trust_file.write_text(json.dumps(trusted))
+    out = tmp_path / "regional.zip"
+    from flask import current_app
+
+    monkeypatch.setitem(current_app.config, "RESEARCH_INSTANCE_ID", "msc-hub")
+    merged = runner.invoke(
+        args=[
+            "msc",
+            "research",
+            "merge",
+            *paths,
+            "--out",
+            str(out),
+            "--trusted-keys",
+            str(trust_file),
+        ]
+    )
+    assert merged.exit_code == 0, merged.output
+    assert audit_package(out.read_bytes()) == []
+    regional = zipfile.ZipFile(out)
+    descriptor = json.loads(regional.read("datapackage.json"))
+    assert [c["instance"] for c in descriptor["msc"]["components"]] == ["msc-rs", "msc-al"]
+    national = {
+        line.split(",")[3]
+        for line in zipfile.ZipFile(paths[0])
+        .read("data/persons_category.csv")
+        .decode()
+        .splitlines()
+        if line.startswith("_T,_T,_T,")
+    }
+    total = next(
+        line
+        for line in regional.read("data/persons_category.csv").decode().splitlines()
+        if line.startswith("_T,_T,_T,")
+    )
+    assert int(total.split(",")[3]) == 2 * int(national.pop())
+    # An untrusted package is refused.
+    untrusted = runner.invoke(args=["msc", "research", "merge", *paths, "--out", str(out)])
+    assert untrusted.exit_code != 0 and "not signed by a trusted" in untrusted.output
+
+
+def test_packages_validate_with_frictionless(client, login_as, make_user, make_migrant, tmp_path):
+    from frictionless import Package
+
+    populate(make_user, make_migrant, 15)
+    login_as(Role.RESEARCHER)
+    data = client.get("/research/package.zip").data
+    zipfile.ZipFile(io.BytesIO(data)).extractall(tmp_path)
+    report = Package(str(tmp_path / "datapackage.json")).validate()
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])[:10]
