@@ -62,6 +62,9 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/cases_bench.py --profiles $(BENCH_PROFILES)
 	$(BIN)/python bench/cases_bench.py --profiles $(BENCH_PROFILES) \
 	  --database-url $${MSC_BENCH_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}
+	$(BIN)/python bench/research_bench.py --profiles $(BENCH_PROFILES)
+	$(BIN)/python bench/research_bench.py --profiles $(BENCH_PROFILES) \
+	  --database-url $${MSC_BENCH_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

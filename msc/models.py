@@ -5,6 +5,7 @@ from msc.centres.models import Centre, Country, Region
 from msc.core.audit import AuditEvent
 from msc.migrants.models import CaseSequence, Consent, Migrant, MigrantCode, StayAbroad
 from msc.referrals.models import Channel, LocalOption, Partner, Referral, ReferralEvent
+from msc.research.models import ResearchRelease
 from msc.visits.models import GroupSession, GroupSessionHeadcount, Visit, WalkIn
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Migrant",
     "MigrantCode",
     "Region",
+    "ResearchRelease",
     "StayAbroad",
     "User",
     "Visit",

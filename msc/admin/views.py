@@ -127,3 +127,18 @@ def audit_log():
         statement = statement.join(AuditEvent.user).where(User.username == username)
     page = paginate(statement, page_number(), 50)
     return render_template("admin/audit.html", page=page, action=action, username=username)
+
+
+@bp.get("/releases")
+@roles_required(Role.ADMIN)
+def releases():
+    """The ledger of research packages that left the system."""
+    from msc.research.models import ResearchRelease
+
+    statement = (
+        sa.select(ResearchRelease)
+        .options(joinedload(ResearchRelease.user))
+        .order_by(ResearchRelease.id.desc())
+    )
+    page = paginate(statement, page_number(), 50)
+    return render_template("admin/releases.html", page=page)

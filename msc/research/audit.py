@@ -38,6 +38,9 @@ def audit_package(data: bytes) -> list[str]:
         slack = float(method.get("rounding_slack", (base - 1) / 2))
         if "signature.json" in archive.namelist():
             problems += _check_signature(archive)
+        for path, digest in descriptor["msc"].get("other_files", {}).items():
+            if digest != "sha256:" + hashlib.sha256(archive.read(path)).hexdigest():
+                problems.append(f"{path}: hash does not match")
         if k < 5:
             problems.append(f"threshold k={k} is below the minimum of 5")
         for resource in descriptor["resources"]:

@@ -10,9 +10,11 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from msc.core.db import db
 from msc.research.audit import audit_package
 from msc.research.catalogue import TABLES
 from msc.research.merge import MergeRefused, merge_packages
+from msc.research.models import record_release
 from msc.research.package import Request, all_tables, build_package
 from msc.research.signing import instance_key, public_key_entry
 
@@ -55,6 +57,9 @@ def export(out, tables, start, end, period, locale):
         )
     with open(out, "wb") as handle:
         handle.write(data)
+    parameters = {"from": start, "to": end, "period": period, "locale": locale}
+    record_release("export", data, wanted, parameters, None)
+    db.session.commit()
     click.echo(f"wrote {out}: {len(wanted)} tables, audit passed")
 
 
@@ -95,6 +100,8 @@ def merge(packages, out, trusted_keys):
         raise click.ClickException("the merged package failed its audit:\n" + "\n".join(problems))
     with open(out, "wb") as handle:
         handle.write(data)
+    record_release("merge", data, [], {"components": len(datas)}, None)
+    db.session.commit()
     click.echo(f"wrote {out}: {len(datas)} national packages merged, audit passed")
 
 

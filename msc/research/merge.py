@@ -14,7 +14,7 @@ import io
 import json
 import zipfile
 
-from msc.research.package import csv_bytes, finish_package
+from msc.research.package import add_other_formats, csv_bytes, finish_package
 from msc.research.signing import public_key_entry, verify
 
 
@@ -91,6 +91,7 @@ def merge_packages(packages: list[bytes], trusted: dict[str, str], key, hub_id: 
         {"instance": d["msc"]["instance"], "signing_key_id": signer, "sha256": digest}
         for _a, d, signer, digest in opened
     ]
+    add_other_formats(files, descriptor, [r["name"] for r in resources if r["name"] != "codebook"])
     descriptor["msc"]["signing_key_id"] = public_key_entry(key)[0]
     return finish_package(files, descriptor, key)
 

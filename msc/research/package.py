@@ -22,6 +22,7 @@ from msc.core.codelists import codelist, label
 from msc.core.i18n import country_name
 from msc.research.catalogue import CATALOGUE, OTHER, TABLES, TOTAL, TableSpec
 from msc.research.disclosure import ProtectedTable, protect, table_rows
+from msc.research.formats import escape_formula, hxl_csv, xlsx
 from msc.research.signing import instance_key, public_key_entry, signature_document
 
 SPEC_VERSION = "msc-research-1"
@@ -117,12 +118,14 @@ def build_package(request: Request) -> tuple[bytes, dict]:
             )
             for j, dimension in enumerate(spec.dimensions):
                 for code in [*table.categories[j], TOTAL]:
-                    codebook.append(
+                    codebook.append(  # labels escaped: a spreadsheet must not read them as formulas
                         {
                             "table": spec.id,
                             "dimension": dimension.id,
                             "code": code,
-                            "label": code_label(dimension.id, dimension.codelist, code),
+                            "label": escape_formula(
+                                code_label(dimension.id, dimension.codelist, code)
+                            ),
                         }
                     )
         files["codebook.csv"] = csv_bytes(codebook, ["table", "dimension", "code", "label"])
@@ -178,9 +181,37 @@ def build_package(request: Request) -> tuple[bytes, dict]:
             "code_lists": {c.name: c.version for c in _used_codelists(request)},
         },
     }
+    add_other_formats(files, descriptor, request.tables)
     key = instance_key()
     descriptor["msc"]["signing_key_id"] = public_key_entry(key)[0]
     return finish_package(files, descriptor, key), descriptor
+
+
+def add_other_formats(files: dict[str, bytes], descriptor: dict, table_ids) -> None:
+    """tables.xlsx and hxl/*.csv beside the CSVs; their hashes go into the signed descriptor."""
+    tables = {t: files[f"data/{t}.csv"] for t in table_ids}
+    extra = {}
+    for table_id, raw in tables.items():
+        extra[f"hxl/{table_id}.csv"] = hxl_csv(raw)
+    method = [
+        (
+            key,
+            json.dumps(value, ensure_ascii=False, sort_keys=True)
+            if isinstance(value, dict)
+            else str(value),
+        )
+        for key, value in sorted(descriptor["msc"]["method"].items())
+    ]
+    method += [
+        ("specification", SPEC_VERSION),
+        ("instance", descriptor["msc"]["instance"]),
+        ("period", json.dumps(descriptor["msc"]["period"], sort_keys=True)),
+    ]
+    extra["tables.xlsx"] = xlsx(tables, files["codebook.csv"], method)
+    files.update(extra)
+    descriptor["msc"]["other_files"] = {
+        path: "sha256:" + hashlib.sha256(data).hexdigest() for path, data in sorted(extra.items())
+    }
 
 
 def finish_package(files: dict[str, bytes], descriptor: dict, key) -> bytes:

@@ -15,7 +15,7 @@ def populate(make_user, make_migrant, n=40):
             given_name=f"Zzmarker{i}",
             family_name="Plantedname",
             phone=f"+381 60 99{i:05d}",
-            birth_year=1980 + i % 20,
+            birth_date=__import__("datetime").date(1971 + i % 20, 7, 13),
             sex="F" if i % 3 else "M",
             destinations=("DE",),
             occupation_sought="53",
@@ -48,7 +48,16 @@ def test_researcher_downloads_an_audited_package_without_personal_data(
         "walk_ins",
         "codebook",
     }
-    for planted in [b"Zzmarker", b"Plantedname", b"99000", *(n.encode() for n in case_numbers[:5])]:
+    planted_values = [
+        b"Zzmarker",
+        b"Plantedname",
+        b"99000",
+        b"07-13",
+        b"13.07.",
+        b"7/13/",
+        *(n.encode() for n in case_numbers[:5]),
+    ]
+    for planted in planted_values:
         assert planted not in content
     registered = zipfile.ZipFile(io.BytesIO(data)).read("data/persons_registered.csv").decode()
     assert registered.splitlines()[0] == "TIME_PERIOD,REF_AREA,SEX,AGE,OBS_VALUE,CONF_STATUS,FLAG"
@@ -71,7 +80,10 @@ def test_preview_shows_the_table_after_disclosure_control(
     login_as(Role.RESEARCHER)
     html = client.get("/research/tables/persons_education").get_data(as_text=True)
     assert "Persons by education, sex and migration intention" in html
-    assert "<svg" in html and "<code>A</code>" in html
+    assert (
+        "<code>A</code>" in html and "<svg" not in html
+    )  # every education cell is suppressed: no bars
+    assert "<svg" in client.get("/research/tables/persons_category").get_data(as_text=True)
     assert client.get("/research/tables/no_such_table").status_code == 404
 
 
@@ -120,7 +132,10 @@ def test_cli_export_and_audit(runner, make_user, make_migrant, tmp_path):
     checked = runner.invoke(args=["msc", "research", "audit", str(out)])
     assert checked.exit_code == 0 and "audit passed" in checked.output
     codebook = zipfile.ZipFile(out).read("codebook.csv").decode()
-    assert "intending_emigrant" in codebook
+    assert "intending_emigrant" in codebook  # codes stay language-neutral...
+    assert (
+        "Intending emigrant" not in codebook and "Total" not in codebook
+    )  # ...labels are Albanian
     bad = runner.invoke(
         args=["msc", "research", "export", "--out", str(out), "--tables", "nonsense"]
     )
@@ -227,3 +242,108 @@ def test_packages_validate_with_frictionless(client, login_as, make_user, make_m
     zipfile.ZipFile(io.BytesIO(data)).extractall(tmp_path)
     report = Package(str(tmp_path / "datapackage.json")).validate()
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])[:10]
+
+
+def test_xlsx_numbers_equal_the_csv_and_hxl_has_hashtags(client, login_as, make_user, make_migrant):
+    import csv as csv_module
+
+    from msc.research.formats import escape_formula, read_xlsx
+
+    populate(make_user, make_migrant, 25)
+    login_as(Role.RESEARCHER)
+    archive = zipfile.ZipFile(io.BytesIO(client.get("/research/package.zip").data))
+    sheets = read_xlsx(archive.read("tables.xlsx"))
+    for name in ("persons_registered", "walk_ins", "persons_education"):
+        rows = list(csv_module.reader(io.StringIO(archive.read(f"data/{name}.csv").decode())))
+        sheet = sheets[name]
+        assert [str(c) for c in sheet[0]] == rows[0]
+        value = rows[0].index("OBS_VALUE")
+        assert [r[value] for r in sheet[1:]] == [
+            int(r[value]) if r[value] else None for r in rows[1:]
+        ]
+    assert {"codebook", "method"} <= set(sheets)
+    hxl = archive.read("hxl/persons_registered.csv").decode().splitlines()
+    hashtags = "#date+period,#country+code,#category+sex,#category+age,#indicator+num,#status+conf"
+    assert hxl[1] == hashtags + ",#meta+flag"
+    assert (
+        escape_formula("=HYPERLINK(1)") == "'=HYPERLINK(1)" and escape_formula("Welder") == "Welder"
+    )
+
+
+def test_every_release_is_in_the_ledger_admins_see(app, client, login_as, make_user, make_migrant):
+    from msc.core.db import db
+    from msc.research.models import ResearchRelease
+    from tests.fixtures.factories import log_in
+
+    populate(make_user, make_migrant, 12)
+    researcher = login_as(Role.RESEARCHER)
+    data = client.get("/research/package.zip?table=walk_ins").data
+    release = db.session.scalars(__import__("sqlalchemy").select(ResearchRelease)).one()
+    import hashlib
+
+    assert release.sha256 == hashlib.sha256(data).hexdigest() and release.user_id == researcher.id
+    assert release.tables == ["walk_ins"]
+    admin = app.test_client()
+    log_in(admin, make_user(Role.ADMIN).username)
+    ledger = admin.get("/admin/releases").get_data(as_text=True)
+    assert release.sha256[:16] in ledger and researcher.username in ledger
+    assert client.get("/admin/releases").status_code == 403
+
+
+def test_hub_researcher_merges_on_the_page(
+    app, client, login_as, make_user, make_migrant, monkeypatch
+):
+    from flask import current_app
+
+    from msc.research.signing import instance_key, public_key_entry
+
+    populate(make_user, make_migrant, 15)
+    login_as(Role.RESEARCHER)
+    national = client.get("/research/package.zip?table=persons_category").data
+    with app.app_context():
+        key_id, public = public_key_entry(instance_key())
+    page = client.post_form(
+        "/research/merge",
+        {"packages": [(io.BytesIO(national), "a.zip"), (io.BytesIO(national), "b.zip")]},
+        content_type="multipart/form-data",
+    )
+    assert page.status_code == 400 and "not signed by a trusted" in page.get_data(as_text=True)
+    monkeypatch.setitem(app.config, "RESEARCH_TRUSTED_KEYS", json.dumps({key_id: public}))
+    merged = client.post_form(
+        "/research/merge",
+        {"packages": [(io.BytesIO(national), "a.zip"), (io.BytesIO(national), "b.zip")]},
+        content_type="multipart/form-data",
+    )
+    assert merged.status_code == 200 and merged.mimetype == "application/zip"
+    assert audit_package(merged.data) == []
+    assert current_app
+
+
+def test_the_command_line_and_the_web_give_the_same_package(
+    runner, client, login_as, make_user, make_migrant, tmp_path
+):
+    populate(make_user, make_migrant, 12)
+    out = tmp_path / "cli.zip"
+    assert (
+        runner.invoke(
+            args=[
+                "msc",
+                "research",
+                "export",
+                "--out",
+                str(out),
+                "--tables",
+                "persons_category,walk_ins",
+                "--from",
+                "2020-01",
+                "--to",
+                "2030-12",
+            ]
+        ).exit_code
+        == 0
+    )
+    login_as(Role.RESEARCHER)
+    web = client.get(
+        "/research/package.zip?table=persons_category&table=walk_ins&from=2020-01&to=2030-12"
+    ).data
+    assert web == out.read_bytes()

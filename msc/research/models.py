@@ -1,0 +1,45 @@
+"""The release ledger: every package that left the system, who took it, and its fingerprint."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from msc.core.db import UTCDateTime, db, utcnow
+
+
+class ResearchRelease(db.Model):
+    __tablename__ = "research_release"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    released_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))  # None: command line
+    kind: Mapped[str] = mapped_column(sa.String(16))  # download, export, merge
+    tables: Mapped[list] = mapped_column(sa.JSON, default=list)
+    parameters: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    size: Mapped[int] = mapped_column(sa.Integer)
+
+    user = relationship("User", lazy="raise")
+
+
+def record_release(
+    kind: str, data: bytes, tables, parameters: dict, user_id: int | None
+) -> ResearchRelease:
+    import hashlib
+
+    from msc.core import audit
+
+    release = ResearchRelease(
+        kind=kind,
+        tables=list(tables),
+        parameters=parameters,
+        user_id=user_id,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+    )
+    db.session.add(release)
+    audit.record(f"research.{kind}", release, user_id=user_id)
+    return release

@@ -1,0 +1,49 @@
+"""A researcher previews a table, downloads the package and the XLSX, opens the report."""
+
+import zipfile
+
+import pytest
+from playwright.sync_api import expect
+
+from msc.core.roles import Role
+from msc.research.audit import audit_package
+from msc.research.formats import read_xlsx
+from tests.browser.test_login_and_homes import log_in
+from tests.integration.test_research import populate
+
+pytestmark = pytest.mark.browser
+
+
+def test_researcher_day(page, make_user, make_migrant, check_accessibility, tmp_path):
+    case_numbers = populate(make_user, make_migrant, 30)
+    researcher = make_user(Role.RESEARCHER)
+    log_in(page, researcher.username)
+    check_accessibility(page, "research-home")
+    page.get_by_role(
+        "link", name="Persons by migrant category, labour-market status and sex", exact=True
+    ).click()
+    expect(
+        page.get_by_role(
+            "heading", name="Persons by migrant category, labour-market status and sex"
+        )
+    ).to_be_visible()
+    expect(page.locator("svg.msc-chart")).to_be_visible()
+    check_accessibility(page, "research-preview")
+    page.goto("/research")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download all tables (zip)").click()
+    package = tmp_path / "package.zip"
+    download.value.save_as(package)
+    assert audit_package(package.read_bytes()) == []
+    assert "datapackage.json" in zipfile.ZipFile(package).namelist()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download as XLSX").click()
+    workbook = tmp_path / "tables.xlsx"
+    download.value.save_as(workbook)
+    assert "persons_registered" in read_xlsx(workbook.read_bytes())
+    page.get_by_role("link", name="Read the research report").click()
+    expect(page.get_by_role("heading", name="Method")).to_be_visible()
+    check_accessibility(page, "research-report")
+    response = page.goto("/cases/")
+    assert response.status == 403
+    assert all(number not in page.content() for number in case_numbers)
