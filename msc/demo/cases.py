@@ -140,10 +140,13 @@ def generate_cases(profiles: int, progress: Callable[[str], None] = lambda _m: N
                     },
                 )
         moment = registered
-        for _visit in range(rng.choice([1, 1, 2, 3, 3, 3, 4, 5])):
-            moment = min(
-                moment + timedelta(days=rng.randint(0, 40), minutes=rng.randint(0, 600)), now
+        for number in range(rng.choice([1, 1, 2, 3, 3, 3, 4, 5])):
+            gap = timedelta(
+                days=rng.randint(0 if number == 0 else 1, 40), minutes=rng.randint(0, 600)
             )
+            moment = moment + gap
+            if moment > now:  # no visits in the future
+                break
             follow_up = (
                 (moment + timedelta(days=rng.randint(7, 30))).date()
                 if rng.random() < 0.35
@@ -205,6 +208,11 @@ def generate_cases(profiles: int, progress: Callable[[str], None] = lambda _m: N
 
 def _profile(rng: random.Random, n: int, country: str, isco_sub: list[str]) -> dict:
     female_names, male_names, family_names = NAMES[country]
+    if country == "RS":  # one script per person: Cyrillic for most, Latin for some
+        cyrillic = rng.random() < 0.7
+        female_names = [n for n in female_names if _is_cyrillic(n) == cyrillic]
+        male_names = [n for n in male_names if _is_cyrillic(n) == cyrillic]
+        family_names = [n for n in family_names if _is_cyrillic(n) == cyrillic]
     sex = weighted(rng, [("F", 48), ("M", 50), ("O", 1), ("U", 1)])
     given = rng.choice(
         female_names if sex == "F" else male_names if sex == "M" else female_names + male_names
@@ -309,6 +317,10 @@ def _profile(rng: random.Random, n: int, country: str, isco_sub: list[str]) -> d
         "merged_at": None,
         "_codes": codes,
     }
+
+
+def _is_cyrillic(name: str) -> bool:
+    return any("\u0400" <= ch <= "\u04ff" for ch in name)
 
 
 def _walk_in(out, rng, walk_in_id, centre_id, counsellor, when, topics):

@@ -137,13 +137,18 @@ def protect(
         if 1 <= cell.persons < threshold:
             cell.status = PRIMARY
     protection = protection or threshold
+    # More suppression only widens intervals, so a cell that passed once stays safe: each round
+    # re-audits just the cells that were still too narrow.
+    to_check = None
     for _round in range(len(cells) + 1):
         _close_singletons(table)
-        weak = audit_intervals(table, protection)
+        weak = audit_intervals(table, protection, only=to_check)
         if not weak:
             break
-        for key in weak:
-            _suppress_partner(table, key)
+        grew = [_suppress_partner(table, key) for key in weak]  # every weak cell, no short cut
+        if not any(grew):
+            break  # nothing left to suppress around them; the release audit will refuse the table
+        to_check = weak
     _round_and_flag(table)
     return table
 
@@ -163,22 +168,49 @@ def _close_singletons(table: ProtectedTable) -> None:
             if len(hidden) == 1:
                 options = _candidates(table, equation)
                 if options:
-                    choice = min(options, key=lambda c: (c.key[0] == TOTAL, c.units, c.key))
-                    choice.status = SECONDARY
+                    min(options, key=lambda c: _partner_cost(table, c)).status = SECONDARY
                     changed = True
 
 
-def _suppress_partner(table: ProtectedTable, key: tuple) -> None:
-    for equation in table.equations:
-        if key in equation:
-            options = _candidates(table, equation)
+def _partner_cost(table: ProtectedTable, cell: Cell) -> tuple:
+    """Prefer a partner big enough to hide the cell (its value gives the interval its width),
+    then the least information lost: the smallest such cell, interior before margins."""
+    return (cell.units < table.threshold, TOTAL in cell.key, cell.units, cell.key)
+
+
+def _suppress_partner(table: ProtectedTable, key: tuple) -> bool:
+    """Widen a weak cell's interval: a partner in every equation it belongs to; when those hold
+    no published cell any more, one step further out (the equations of its suppressed partners).
+    Returns whether anything was suppressed."""
+    reach, done = {key}, False
+    for step in range(len(table.equations)):
+        equations = [e for e in table.equations if reach & set(e)]
+        if step == 0:  # the cell's own equations: a partner in each
+            for equation in equations:
+                options = _candidates(table, equation)
+                if options:
+                    min(options, key=lambda c: _partner_cost(table, c)).status = SECONDARY
+                    done = True
+        else:  # further out: the single cheapest cell, to lose as little as possible
+            options = [c for e in equations for c in _candidates(table, e)]
             if options:
-                min(options, key=lambda c: (c.units, c.key)).status = SECONDARY
-                return
+                min(options, key=lambda c: _partner_cost(table, c)).status = SECONDARY
+                done = True
+        if done:
+            return True
+        wider = {k for e in equations for k in e if table.cells[k].status != FREE}
+        if wider <= reach:
+            return False
+        reach |= wider
+    return False
 
 
 def audit_intervals(
-    table: ProtectedTable, protection: int, published: dict | None = None, slack: float = 0.0
+    table: ProtectedTable,
+    protection: int,
+    published: dict | None = None,
+    slack: float = 0.0,
+    only: list[tuple] | None = None,
 ) -> list[tuple]:
     """Primary cells whose feasible interval, given what is published, is narrower than
     `protection`. `published` maps keys to published values (default: the true counts), and
@@ -206,7 +238,10 @@ def audit_intervals(
         lower.append(min(constant_low, constant_high))
         upper.append(max(constant_low, constant_high))
     weak = []
-    primaries = [k for k in hidden if table.cells[k].status == PRIMARY]
+    wanted = set(only) if only is not None else None
+    primaries = [
+        k for k in hidden if table.cells[k].status == PRIMARY and (wanted is None or k in wanted)
+    ]
     if not rows:
         return []
     matrix = lil_matrix((2 * len(rows), len(hidden)))
