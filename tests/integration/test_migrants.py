@@ -1,10 +1,11 @@
+import datetime
 import re
 import threading
 
 import sqlalchemy as sa
 
 from msc.core.audit import AuditEvent
-from msc.core.db import db
+from msc.core.db import db, utcnow
 from msc.core.roles import Role
 from msc.migrants.models import Consent, Migrant, MigrantCode
 from tests.fixtures.factories import log_in
@@ -128,7 +129,7 @@ def test_duplicate_warning_across_scripts_then_confirm(client, login_as, make_mi
         counsellor,
         given_name="Jelena",
         family_name="Djordjevic",
-        birth_date=__import__("datetime").date(1994, 3, 12),
+        birth_date=datetime.date(1994, 3, 12),
     )
     response = post_registration(client)  # typed in Cyrillic: Јелена Ђорђевић
     html = response.get_data(as_text=True)
@@ -367,7 +368,7 @@ def test_supervisor_merges_a_duplicate(client, make_user, make_migrant):
             migrant_id=duplicate.id,
             centre_id=duplicate.centre_id,
             counsellor_id=counsellor.id,
-            occurred_at=__import__("msc.core.db", fromlist=["utcnow"]).utcnow(),
+            occurred_at=utcnow(),
             mode="phone",
             duration_minutes=10,
         )

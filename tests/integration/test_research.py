@@ -1,6 +1,9 @@
+import datetime
 import io
 import json
 import zipfile
+
+import sqlalchemy as sa
 
 from msc.core.roles import Role
 from msc.research.audit import audit_package
@@ -15,7 +18,7 @@ def populate(make_user, make_migrant, n=40):
             given_name=f"Zzmarker{i}",
             family_name="Plantedname",
             phone=f"+381 60 99{i:05d}",
-            birth_date=__import__("datetime").date(1971 + i % 20, 7, 13),
+            birth_date=datetime.date(1971 + i % 20, 7, 13),
             sex="F" if i % 3 else "M",
             destinations=("DE",),
             occupation_sought="53",
@@ -151,7 +154,12 @@ def test_regional_merge_of_signed_national_packages(
     import base64
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        PublicFormat,
+    )
 
     from msc.research.signing import key_id
 
@@ -184,9 +192,7 @@ def test_regional_merge_of_signed_national_packages(
         trusted[key_id(public)] = base64.b64encode(
             public.public_bytes(
                 Encoding.Raw,
-                __import__(
-                    "cryptography.hazmat.primitives.serialization", fromlist=["PublicFormat"]
-                ).PublicFormat.Raw,
+                PublicFormat.Raw,
             )
         ).decode()
         keys.append(key)
@@ -278,7 +284,7 @@ def test_every_release_is_in_the_ledger_admins_see(app, client, login_as, make_u
     populate(make_user, make_migrant, 12)
     researcher = login_as(Role.RESEARCHER)
     data = client.get("/research/package.zip?table=walk_ins").data
-    release = db.session.scalars(__import__("sqlalchemy").select(ResearchRelease)).one()
+    release = db.session.scalars(sa.select(ResearchRelease)).one()
     import hashlib
 
     assert release.sha256 == hashlib.sha256(data).hexdigest() and release.user_id == researcher.id
