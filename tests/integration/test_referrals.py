@@ -409,3 +409,34 @@ def test_directory_maintenance_by_role(app, make_user, client):
         },
     )
     assert "The end cannot be before the start." in channel.get_data(as_text=True)
+
+
+def test_directory_lists_and_supervisor_home_use_a_fixed_number_of_queries(
+    app, make_user, make_migrant, make_directory, count_queries
+):
+    _c, _s, migrant, (partner, channel, option), c = setup_case(
+        app, make_user, make_migrant, make_directory
+    )
+    urls = ["/partners", "/channels", "/local-options", "/referrals/"]
+
+    def measure(client, pages):
+        counts = {}
+        for url in pages:
+            with count_queries() as n:
+                assert client.get(url).status_code == 200, url
+            counts[url] = n()
+        return counts
+
+    rid = create_referral(c["counsellor"], migrant, f"channel:{channel.id}")
+    act(c["counsellor"], rid, "submit")
+    few = measure(c["counsellor"], urls)
+    few_home = measure(c["supervisor"], ["/supervisor"])
+    for n in range(6):
+        make_directory()
+        other = create_referral(
+            c["counsellor"], migrant, f"option:{option.id}", category="local_employment"
+        )
+        act(c["counsellor"], other, "submit")
+        make_migrant(_c, given_name=f"Extra{n}")
+    assert measure(c["counsellor"], urls) == few
+    assert measure(c["supervisor"], ["/supervisor"]) == few_home
