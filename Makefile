@@ -53,6 +53,7 @@ test: $(VENV)/.installed-test compile-translations
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/bandit -q -r msc -ll
 
 migrations-check: $(VENV)/.installed-test
 	bash .ci/check-migrations

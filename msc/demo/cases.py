@@ -202,7 +202,7 @@ def generate_cases(profiles: int, progress: Callable[[str], None] = lambda _m: N
     out.flush()
     for (centre_id, year), last in sequences.items():
         db.session.merge(CaseSequence(centre_id=centre_id, year=year, last_value=last))
-    _reset_sequences()
+    reset_sequences(Migrant, Visit, WalkIn, GroupSession, Consent)
     return counts
 
 
@@ -397,14 +397,12 @@ def _group_session(out, rng, session_id, centre, staff, members, when, topics) -
     return session_id + 1
 
 
-def _reset_sequences() -> None:
-    """Explicit ids bypass PostgreSQL's sequences: move them past the rows now there."""
+def reset_sequences(*models) -> None:
+    """Explicit ids bypass PostgreSQL's sequences: move each one past the rows now there."""
     if db.session.get_bind().dialect.name != "postgresql":
         return
-    for table in ("migrant", "visit", "walk_in", "group_session", "consent"):
-        db.session.execute(
-            sa.text(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608  fixed table names
-                f"coalesce((SELECT max(id) FROM {table}), 1))"
-            )
-        )
+    for model in models:
+        table = model.__table__
+        highest = sa.select(sa.func.coalesce(sa.func.max(table.c.id), 1)).scalar_subquery()
+        sequence = sa.func.pg_get_serial_sequence(table.name, "id")
+        db.session.execute(sa.select(sa.func.setval(sequence, highest)))

@@ -11,6 +11,7 @@ from msc.auth.models import User
 from msc.centres.models import Centre, Region
 from msc.core.db import db
 from msc.core.roles import Role
+from msc.demo.cases import reset_sequences
 from msc.migrants.models import Consent, Migrant
 from msc.referrals.models import Channel, LocalOption, Partner, Referral, ReferralEvent
 
@@ -263,12 +264,5 @@ def generate_referrals(rng: random.Random, share: float = 0.15) -> int:
         db.session.execute(Referral.__table__.insert(), referral_rows[start : start + 5000])
     for start in range(0, len(event_rows), 5000):
         db.session.execute(ReferralEvent.__table__.insert(), event_rows[start : start + 5000])
-    if db.session.get_bind().dialect.name == "postgresql":
-        for table in ("referral", "referral_event"):
-            db.session.execute(
-                sa.text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
-                    f"coalesce((SELECT max(id) FROM {table}), 1))"
-                )
-            )
+    reset_sequences(Referral, ReferralEvent)
     return len(referral_rows)

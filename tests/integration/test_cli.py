@@ -104,7 +104,7 @@ def test_create_user_command_refuses_bad_input(runner):
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
 
 
-def test_demo_data_makes_realistic_cases_deterministically(runner):
+def test_demo_data_makes_realistic_cases_deterministically(runner, make_migrant):
     from msc.migrants.models import Consent, Migrant, MigrantCode
     from msc.visits.models import GroupSession, Visit, WalkIn
 
@@ -142,3 +142,6 @@ def test_demo_data_makes_realistic_cases_deterministically(runner):
         for m in db.session.scalars(sa.select(Migrant).order_by(Migrant.id))
     ]
     assert [row[1:] for row in again] == [row[1:] for row in first]
+    # Bulk inserts with explicit ids moved the sequences on: an ordinary insert gets the next id.
+    highest = db.session.scalar(sa.select(sa.func.max(Migrant.id)))
+    assert make_migrant().id == highest + 1
