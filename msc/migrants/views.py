@@ -52,6 +52,12 @@ def document_locale(language: str | None) -> str:
     return locale if locale in current_app.config["LANGUAGES"] else "en"
 
 
+def render_document(template: str, migrant: Migrant, **context) -> str:
+    """A document handed to the person: in their language, whatever the screen shows."""
+    with force_locale(document_locale(migrant.preferred_language)):
+        return render_template(template, migrant=migrant, **context)
+
+
 @bp.get("/")
 @roles_required(*CASE_ROLES)
 def index():
@@ -225,14 +231,7 @@ def information_sheet(migrant_id: int):
     db.session.commit()
     migrant = load_profile(migrant.id)
     centre = db.session.get(Centre, migrant.centre_id)
-    locale = document_locale(migrant.preferred_language)
-    with force_locale(locale):
-        return render_template(
-            "migrants/information_sheet.html",
-            migrant=migrant,
-            centre=centre,
-            document_locale=locale,
-        )
+    return render_document("migrants/information_sheet.html", migrant, centre=centre)
 
 
 @bp.route("/<int:migrant_id>/merge", methods=["GET", "POST"])

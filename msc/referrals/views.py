@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from msc.auth.models import User
 from msc.centres.models import Centre
+from msc.core import audit
 from msc.core.access import roles_required
 from msc.core.codelists import codelist
 from msc.core.db import db, writes_on_read
@@ -18,7 +18,7 @@ from msc.core.forms import submission_token
 from msc.core.roles import Role
 from msc.core.timezones import local_now, local_today
 from msc.migrants.queries import get_migrant_or_404, load_profile
-from msc.migrants.views import document_locale
+from msc.migrants.views import render_document
 from msc.referrals import operations
 from msc.referrals.forms import DEFAULT_SHARED, ActionForm, ReferralForm
 from msc.referrals.models import Referral
@@ -203,17 +203,11 @@ def _conflict(referral: Referral):
 def slip(referral_id: int):
     get_referral_or_404(referral_id)
     referral = load_referral(referral_id)
-    from msc.core import audit
-
     audit.record("referral.slip_printed", referral)
     db.session.commit()
     migrant = load_profile(referral.migrant_id)
     centre = db.session.get(Centre, referral.centre_id)
-    locale = document_locale(migrant.preferred_language)
-    with force_locale(locale):
-        return render_template(
-            "referrals/slip.html", referral=referral, migrant=migrant, centre=centre
-        )
+    return render_document("referrals/slip.html", migrant, referral=referral, centre=centre)
 
 
 @bp.get("/referrals/")
