@@ -58,14 +58,19 @@ lint: $(VENV)/.installed-test
 migrations-check: $(VENV)/.installed-test
 	bash .ci/check-migrations
 
+# `make bench`: gunicorn + locust against SQLite and PostgreSQL (bench/load_bench.py, which also
+# runs bench/research_bench.py); BENCH_DATABASES=sqlite or postgresql runs one of them.
 BENCH_PROFILES ?= 100000
+BENCH_DATABASES ?= sqlite postgresql
+BENCH_ARGS ?=
 bench: $(VENV)/.installed-test
-	$(BIN)/python bench/cases_bench.py --profiles $(BENCH_PROFILES)
-	$(BIN)/python bench/cases_bench.py --profiles $(BENCH_PROFILES) \
-	  --database-url $${MSC_BENCH_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}
-	$(BIN)/python bench/research_bench.py --profiles $(BENCH_PROFILES)
-	$(BIN)/python bench/research_bench.py --profiles $(BENCH_PROFILES) \
-	  --database-url $${MSC_BENCH_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}
+	@for database in $(BENCH_DATABASES); do \
+	  if [ $$database = postgresql ]; then \
+	    url=$${MSC_BENCH_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}; \
+	    $(BIN)/python bench/load_bench.py --profiles $(BENCH_PROFILES) --database-url $$url $(BENCH_ARGS) || exit 1; \
+	  else \
+	    $(BIN)/python bench/load_bench.py --profiles $(BENCH_PROFILES) $(BENCH_ARGS) || exit 1; \
+	  fi; done
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

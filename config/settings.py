@@ -52,6 +52,11 @@ class Settings:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session (which times out itself)
     HSTS = True
     PROXY_FIX_X_FOR = 0  # number of trusted proxies in front of the app (X-Forwarded-For)
+    # Logs: JSON lines with request ids and no personal data (msc/core/observability.py).
+    LOG_FORMAT = "json"  # or "text"
+    LOG_REQUESTS = True  # one line per request: method, path without query, status, duration
+    # Bearer token that may read /internal/metrics (Prometheus); empty: the path answers 404.
+    METRICS_TOKEN = ""
 
     LANGUAGES = LANGUAGES
     BABEL_DEFAULT_LOCALE = "en"
@@ -74,11 +79,26 @@ class Settings:
         "protection": 7,
         "other": 30,
     }
+    # Field encryption keys, `id:base64key,...`, first one current (msc/core/crypto.py).
+    DATA_KEYS = ""
+    # Retention (IOM Data Protection Principle 9; GDPR art. 5(1)(e)): profiles with no activity
+    # for this many years are anonymised by `flask msc retention run`.
+    RETENTION_YEARS = 5
+    # Journal of anonymisations, kept beside the backups (default: instance/erasure-journal).
+    ERASURE_JOURNAL = ""
+    # Roles that must use a second factor (ASVS 2.2.3 for privileged accounts).
+    TOTP_REQUIRED_ROLES = ["supervisor", "admin"]
+    TOTP_ISSUER = "MSC"
+    # Login attempts per client IP, on top of the per-account lockout (ASVS 2.2.1).
+    LOGIN_RATE_LIMIT = "20 per 10 minutes"
+    # Redis for rate-limit counters shared by every application server; empty: memory.
+    REDIS_URL = ""
     DEMO_PASSWORD = "msc-demo-Belgrade-2026"  # noqa: S105  demo data only; refused in production
 
 
 class DevelopmentSettings(Settings):
     ENV_NAME = "development"
+    LOG_FORMAT = "text"
     SESSION_COOKIE_SECURE = False  # served on http://127.0.0.1
     HSTS = False
 
@@ -89,6 +109,10 @@ class TestingSettings(Settings):
     SECRET_KEY = "testing-only-secret-key-not-for-production"  # noqa: S105
     SESSION_COOKIE_SECURE = False
     HSTS = False
+    # Each test logs in with one POST; the tests of the second factor and of the rate limit
+    # switch them on for themselves.
+    TOTP_REQUIRED_ROLES: list = []
+    RATELIMIT_ENABLED = False
     # Fast hashes keep the suite quick; production parameters are tested on their own.
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024
@@ -157,3 +181,7 @@ def check_production(values: dict) -> None:
         )
     if values.get("DEBUG"):
         raise RuntimeError("MSC_DEBUG must be off in production")
+    if not values.get("DATA_KEYS"):
+        raise RuntimeError(
+            "MSC_DATA_KEYS must be set in production (create a key with: flask msc keys new)"
+        )

@@ -10,6 +10,7 @@ from pathlib import Path
 from flask import Flask
 
 from config import settings
+from msc.core import crypto
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,10 +23,12 @@ def create_app(env: str | None = None, test_config: dict | None = None) -> Flask
     )
     configure_settings(app, env, test_config)
     configure_logging(app)
+    configure_observability(app)  # before the access check: every request gets an id
     configure_database(app)
     configure_auth(app)
     configure_i18n(app)
     configure_security(app)
+    configure_limits(app)
     configure_templates(app)
     configure_blueprints(app)
     configure_errors(app)
@@ -43,6 +46,8 @@ def configure_settings(app: Flask, env: str | None, test_config: dict | None) ->
         values["SECRET_KEY"] = _development_secret_key(Path(app.instance_path))
     settings.check_production(values)
     app.config.from_mapping(values)
+    # Parsed once at start, so a malformed key stops the app instead of the first save.
+    app.extensions["msc_data_keys"] = crypto.configured_keys(app.config)
 
 
 def _development_secret_key(instance: Path) -> str:
@@ -62,10 +67,17 @@ def configure_logging(app: Flask) -> None:
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
+def configure_observability(app: Flask) -> None:
+    from msc.core.observability import configure_observability as configure
+
+    configure(app)
+
+
 def configure_database(app: Flask) -> None:
     from flask_migrate import Migrate
 
     from msc.core.db import db, render_migration_item
+    from msc.migrants.queries import include_name
 
     db.init_app(app)
     Migrate(
@@ -75,6 +87,7 @@ def configure_database(app: Flask) -> None:
         render_as_batch=True,
         compare_type=True,
         render_item=render_migration_item,
+        include_name=include_name,  # the hand-made name search index is not a model
     )
     import msc.models  # noqa: F401  every model, so that Alembic and relationships see them
 
@@ -113,6 +126,12 @@ def configure_security(app: Flask) -> None:
     app.after_request(set_security_headers)
 
 
+def configure_limits(app: Flask) -> None:
+    from msc.core.limits import configure_limits as configure
+
+    configure(app)
+
+
 def configure_templates(app: Flask) -> None:
     from msc.core.templating import register_template_helpers
 
@@ -126,6 +145,7 @@ def configure_blueprints(app: Flask) -> None:
     from msc.core.views import bp as core_bp
     from msc.home.views import bp as home_bp
     from msc.migrants.views import bp as migrants_bp
+    from msc.protection.views import bp as protection_bp
     from msc.referrals import register_hooks
     from msc.referrals.directory_views import bp as directory_bp
     from msc.referrals.views import bp as referrals_bp
@@ -143,6 +163,7 @@ def configure_blueprints(app: Flask) -> None:
         referrals_bp,
         directory_bp,
         research_bp,
+        protection_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
@@ -160,4 +181,8 @@ def configure_cli(app: Flask) -> None:
     from msc.research.cli import research_cli
 
     msc_cli.add_command(research_cli)
+    from msc.protection.cli import COMMANDS as protection_commands
+
+    for command in protection_commands:
+        msc_cli.add_command(command)
     app.cli.add_command(msc_cli)

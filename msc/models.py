@@ -1,6 +1,6 @@
 """Imports every model, so that metadata (Alembic, create_all) and relationships see them all."""
 
-from msc.auth.models import User
+from msc.auth.models import RecoveryCode, User
 from msc.centres.models import Centre, Country, Region
 from msc.core.audit import AuditEvent
 from msc.migrants.models import CaseSequence, Consent, Migrant, MigrantCode, StayAbroad
@@ -23,6 +23,7 @@ __all__ = [
     "GroupSessionHeadcount",
     "Migrant",
     "MigrantCode",
+    "RecoveryCode",
     "Region",
     "ResearchRelease",
     "StayAbroad",

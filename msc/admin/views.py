@@ -9,7 +9,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload
 
-from msc.auth import operations
+from msc.auth import operations, two_factor
 from msc.auth.models import User
 from msc.centres.models import Centre
 from msc.core.access import get_or_404, roles_required
@@ -109,6 +109,19 @@ def reset_password(user_id: int):
         temporary = operations.reset_password(user)
         db.session.commit()
     return render_template("admin/reset_password.html", form=form, user=user, temporary=temporary)
+
+
+@bp.post("/users/<int:user_id>/reset-two-factor")
+@roles_required(Role.ADMIN)
+def reset_two_factor(user_id: int):
+    """A lost phone: the user's second factor is removed and they enrol again at next login."""
+    user = get_or_404(User, user_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    two_factor.reset(user)
+    db.session.commit()
+    flash(_("Two-step login of %(username)s was reset.", username=user.username), "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id))
 
 
 @bp.get("/audit")

@@ -10,6 +10,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from msc.centres.models import Centre
+from msc.core.crypto import EncryptedText
 from msc.core.db import TimestampMixin, UTCDateTime, VersionedMixin, db
 from msc.core.roles import Role
 
@@ -50,6 +51,11 @@ class User(UserMixin, TimestampMixin, VersionedMixin, db.Model):
     # Changing this token ends every session of the user (logout, password change, deactivation).
     session_token: Mapped[str] = mapped_column(sa.String(64), default=new_session_token)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # TOTP second factor (RFC 6238): the shared secret is encrypted at rest; the last accepted
+    # time step is kept so a code cannot be replayed (ASVS 2.8.4).
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText("user.totp_secret"))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     centre: Mapped[Centre | None] = relationship(lazy="raise")
 
@@ -70,3 +76,14 @@ class User(UserMixin, TimestampMixin, VersionedMixin, db.Model):
 
     def revoke_sessions(self) -> None:
         self.session_token = new_session_token()
+
+
+class RecoveryCode(db.Model):
+    """A one-time recovery code for a lost authenticator, stored as a hash (ASVS 2.6.2)."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -55,6 +55,11 @@ def attempt_login(username: str, password: str) -> User | None:
     return user
 
 
+def count_failure(user: User) -> None:
+    """A failed second factor counts towards the same lockout as a wrong password."""
+    _count_failure(user, utcnow())
+
+
 def _count_failure(user: User, now) -> None:
     config = current_app.config
     window = timedelta(minutes=config["LOCKOUT_WINDOW_MINUTES"])

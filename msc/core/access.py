@@ -25,6 +25,7 @@ ANY_ROLE = frozenset(Role)
 
 # Pages a user who must change their password may still reach.
 PASSWORD_CHANGE_ENDPOINTS = {"auth.change_password", "auth.logout", "core.set_language"}
+TWO_FACTOR_SETUP_ENDPOINTS = {"auth.two_factor_setup", "auth.logout", "core.set_language"}
 
 
 def roles_required(*roles: Role):
@@ -66,9 +67,18 @@ def enforce_access():
         return current_app.login_manager.unauthorized()
     if current_user.must_change_password and endpoint not in PASSWORD_CHANGE_ENDPOINTS:
         return redirect(url_for("auth.change_password"))
+    if _second_factor_missing() and endpoint not in TWO_FACTOR_SETUP_ENDPOINTS:
+        return redirect(url_for("auth.two_factor_setup"))
     if current_user.role not in access:
         abort(403)
     return None
+
+
+def _second_factor_missing() -> bool:
+    """A role that must use a second factor has not enrolled yet: only enrolment is open."""
+    from msc.auth.two_factor import enrolled, required_for
+
+    return required_for(current_user) and not enrolled(current_user)
 
 
 def can_see_centre(centre_id: int | None) -> bool:

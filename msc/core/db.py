@@ -22,7 +22,11 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# pool_pre_ping: a connection the server dropped while it sat in the pool (a restart, a
+# failover, an idle timeout) is replaced before a request uses it, instead of failing it.
+# hide_parameters: a database error logged with its statement never quotes the values, which
+# may be personal data (no personal data in logs).
+db = SQLAlchemy(model_class=Base, engine_options={"pool_pre_ping": True, "hide_parameters": True})
 
 
 def utcnow() -> datetime:

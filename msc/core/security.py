@@ -36,9 +36,14 @@ def set_security_headers(response):
 
 def refuse_nul_bytes():
     """No text a person types contains NUL; PostgreSQL cannot store it. Refuse it in one place
-    (OWASP ASVS 5.1.4) instead of letting it reach a query."""
+    (OWASP ASVS 5.1.4) instead of letting it reach a query: the query string, the form, and
+    the text parts of the path (`/referrals/1/do/<action>`).
+
+    Bytes that are not UTF-8 need no check here: Werkzeug never hands them on undecoded (it
+    keeps them %-escaped or replaces them), so no lone surrogate reaches a query either."""
     sources = [request.args] + ([request.form] if request.method == "POST" else [])
-    if any(
+    path_texts = [v for v in (request.view_args or {}).values() if isinstance(v, str)]
+    if any("\x00" in value for value in path_texts) or any(
         "\x00" in value for source in sources for values in source.listvalues() for value in values
     ):
         abort(400, description="nul")

@@ -21,7 +21,7 @@ from msc.core.roles import Role
 from msc.demo.people import DESTINATIONS, LANGUAGE_OF, NAMES
 from msc.migrants.models import CaseSequence, Consent, Migrant, MigrantCode
 from msc.migrants.names import search_key, to_latin
-from msc.migrants.operations import phone_digits
+from msc.migrants.operations import phone_index
 from msc.visits.models import (
     GroupSession,
     GroupSessionHeadcount,
@@ -279,7 +279,7 @@ def _profile(rng: random.Random, n: int, country: str, isco_sub: list[str]) -> d
         "residence_country": country,
         "residence_region_id": None,
         "phone": phone,
-        "phone_digits": phone_digits(phone),
+        "phone_index": phone_index(phone),
         "email": None,
         "preferred_language": language,
         "education": education,

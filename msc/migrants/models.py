@@ -7,6 +7,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from msc.core.crypto import EncryptedJSON, EncryptedText
 from msc.core.db import TimestampMixin, UTCDateTime, VersionedMixin, db
 
 
@@ -29,9 +30,10 @@ class Migrant(TimestampMixin, VersionedMixin, db.Model):
     birth_country: Mapped[str | None] = mapped_column(sa.ForeignKey("country.code"))
     residence_country: Mapped[str | None] = mapped_column(sa.ForeignKey("country.code"))
     residence_region_id: Mapped[int | None] = mapped_column(sa.ForeignKey("region.id"))
-    phone: Mapped[str | None] = mapped_column(sa.String(40))
-    phone_digits: Mapped[str | None] = mapped_column(sa.String(20))
-    email: Mapped[str | None] = mapped_column(sa.String(254))
+    # Contact details are encrypted at rest; the phone is found through a blind index (crypto.py).
+    phone: Mapped[str | None] = mapped_column(EncryptedText("migrant.phone"))
+    phone_index: Mapped[str | None] = mapped_column(sa.String(40))
+    email: Mapped[str | None] = mapped_column(EncryptedText("migrant.email"))
     preferred_language: Mapped[str] = mapped_column(sa.String(3))
     education: Mapped[str | None] = mapped_column(sa.String(2))
     occupation_current: Mapped[str | None] = mapped_column(sa.String(4))
@@ -43,9 +45,15 @@ class Migrant(TimestampMixin, VersionedMixin, db.Model):
     intention_purpose: Mapped[str | None] = mapped_column(sa.String(16))
     job_offer: Mapped[bool | None] = mapped_column(sa.Boolean)
     heard_from: Mapped[str | None] = mapped_column(sa.String(24))
-    # Restricted: only the profile's counsellor and the centre's supervisors see these.
-    protection_indicators: Mapped[list] = mapped_column(sa.JSON, default=list)
-    notes: Mapped[str | None] = mapped_column(sa.Text)
+    # Restricted: only the profile's counsellor and the centre's supervisors see these; encrypted.
+    protection_indicators: Mapped[list] = mapped_column(
+        EncryptedJSON("migrant.protection_indicators"), default=list
+    )
+    notes: Mapped[str | None] = mapped_column(EncryptedText("migrant.notes"))
+    # Retention and erasure: a legal hold exempts the case; anonymised profiles keep only
+    # statistical fields (see msc/protection/retention.py).
+    legal_hold: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false(), default=False)
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Idempotent registration: the form's one-time token, so a double post makes one profile.
     submission_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
@@ -71,7 +79,7 @@ class Migrant(TimestampMixin, VersionedMixin, db.Model):
     __table_args__ = (
         sa.Index("ix_migrant_centre_name_key", "centre_id", "name_key"),
         sa.Index("ix_migrant_centre_birth_year", "centre_id", "birth_year"),
-        sa.Index("ix_migrant_centre_phone_digits", "centre_id", "phone_digits"),
+        sa.Index("ix_migrant_centre_phone_index", "centre_id", "phone_index"),
         sa.Index("ix_migrant_centre_updated", "centre_id", "updated_at"),
         sa.Index("ix_migrant_centre_family_latin", "centre_id", "family_name_latin"),
     )

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from msc.centres.models import Centre
 from msc.core import audit
+from msc.core.crypto import blind_index
 from msc.core.db import db, utcnow
 from msc.migrants.models import CaseSequence, Consent, Migrant, MigrantCode, StayAbroad
 from msc.migrants.names import search_key, to_latin
@@ -42,9 +43,15 @@ RESTRICTED_FIELDS = ["protection_indicators", "notes"]
 CODE_KINDS = [MigrantCode.CITIZENSHIP, MigrantCode.LANGUAGE, MigrantCode.DESTINATION]
 
 
-def phone_digits(phone: str | None) -> str | None:
+# Phones are matched on their last seven digits: the same whether written with +381, 00381 or the
+# national 0 prefix, and enough to tell numbers apart within a centre.
+PHONE_MATCH_DIGITS = 7
+
+
+def phone_index(phone: str | None) -> str | None:
+    """The blind index of the phone's last seven digits (the number itself is encrypted)."""
     digits = "".join(ch for ch in phone or "" if ch.isdigit())
-    return digits[-15:] or None  # E.164 numbers have at most 15 digits
+    return blind_index(digits[-PHONE_MATCH_DIGITS:]) if digits else None
 
 
 def next_case_number(centre: Centre, year: int) -> str:
@@ -74,7 +81,7 @@ def _apply_names(migrant: Migrant) -> None:
     migrant.given_name_latin = to_latin(migrant.given_name)
     migrant.family_name_latin = to_latin(migrant.family_name)
     migrant.name_key = search_key(f"{migrant.family_name} {migrant.given_name}")[:250]
-    migrant.phone_digits = phone_digits(migrant.phone)
+    migrant.phone_index = phone_index(migrant.phone)
     if migrant.birth_date is not None:
         migrant.birth_year = migrant.birth_date.year
 

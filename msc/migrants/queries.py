@@ -19,6 +19,7 @@ from msc.core.db import db
 from msc.core.roles import Role
 from msc.migrants.models import Migrant, MigrantCode
 from msc.migrants.names import search_key
+from msc.migrants.operations import PHONE_MATCH_DIGITS, phone_index
 
 CASE_NUMBER = re.compile(r"^[A-Z]{2}-[A-Z0-9-]+-\d{4}-\d{1,6}$", re.IGNORECASE)
 NAME_SCORE_MIN = 80  # rapidfuzz ratio (0-100) a name word must reach to match a typed word
@@ -135,12 +136,12 @@ def search(centre_id: int, request: SearchRequest, page: int, per_page: int) -> 
         conditions.append(Migrant.birth_date == birth)
     elif request.birth:
         return SearchPage([], 0, page, per_page)
-    # The last eight digits: the same whether typed with +381, 00381 or the national 0 prefix.
-    digits = "".join(ch for ch in request.phone if ch.isdigit()).lstrip("0")[-8:]
+    # Phones are encrypted: they are found by the blind index of their last seven digits.
+    digits = "".join(ch for ch in request.phone if ch.isdigit())
     if request.phone:
-        if len(digits) < 4:
+        if len(digits) < PHONE_MATCH_DIGITS:
             return SearchPage([], 0, page, per_page)
-        conditions.append(Migrant.phone_digits.like(f"%{digits}"))
+        conditions.append(Migrant.phone_index == phone_index(digits))
     text = request.text.strip()
     if text and CASE_NUMBER.match(text):
         # A merged profile's old number still finds it; its page leads to the survivor.
@@ -172,13 +173,9 @@ def _page_by_name(conditions: list, key: str, sort: str, page: int, per_page: in
     words = key.split()
     if not words:
         return SearchPage([], 0, page, per_page)
-    # Candidates: a name word starts with the first two letters of a typed word (an indexed
-    # prefix for the family name); rapidfuzz then scores each word for spelling and typos.
-    prefixes = {word[:2] for word in words}
-    candidates = sa.or_(
-        *[Migrant.name_key.like(f"{p}%") for p in prefixes],
-        *[Migrant.name_key.like(f"% {p}%") for p in prefixes],
-    )
+    # Candidates come from the trigram index (name_candidates); rapidfuzz then scores each word
+    # for spelling and typos.
+    candidates = name_candidates(words)
     rows = db.session.execute(
         sa.select(
             Migrant.id,
@@ -186,7 +183,7 @@ def _page_by_name(conditions: list, key: str, sort: str, page: int, per_page: in
             Migrant.updated_at,
             Migrant.family_name_latin,
             Migrant.case_number,
-        ).where(*conditions, candidates)
+        ).where(*name_index_first(conditions), candidates)
     ).all()
     scored = []
     for row in rows:
@@ -214,6 +211,95 @@ def _page_by_name(conditions: list, key: str, sort: str, page: int, per_page: in
         per_page,
         scores={row.id: round(score) for score, row in chosen},
     )
+
+
+# --- the name index ------------------------------------------------------------------------
+
+# Database objects of the name index that are not models (see the migration
+# 41e687dc7463): the PostgreSQL trigram index, and SQLite's FTS5 table with its shadow tables.
+NAME_INDEX = "ix_migrant_name_key_trgm"
+NAME_FTS = "migrant_name_fts"
+
+
+# pg_trgm's word similarity a name word must reach to be a candidate. The default, 0.6, misses a
+# six-letter word with its second letter wrong ("jdlena" for "jelena": 0.43), which the score
+# accepts (83); the score, not this threshold, decides what is shown.
+WORD_SIMILARITY_THRESHOLD = 0.4
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _set_word_similarity_threshold(dbapi_connection, _record):
+    """Each PostgreSQL connection gets the threshold (a session setting: pg_trgm reads it)."""
+    if not type(dbapi_connection).__module__.startswith("psycopg"):
+        return
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SET pg_trgm.word_similarity_threshold = {WORD_SIMILARITY_THRESHOLD}")
+    dbapi_connection.commit()  # SET is transactional: a later rollback would undo it
+
+
+def include_name(name: str | None, type_: str, _parent_names: dict) -> bool:
+    """Alembic autogenerate filter: the name index objects are made by hand, not by models."""
+    if type_ == "table":
+        return not (name or "").startswith(NAME_FTS)
+    if type_ == "index":
+        return name != NAME_INDEX
+    return True
+
+
+def name_candidates(words: list[str]) -> sa.ColumnElement[bool]:
+    """Profiles that may match every typed word, found through the trigram index, not a scan.
+
+    PostgreSQL: `name_key %> word` (pg_trgm word similarity, at least 0.6 by default) is
+    answered by the GIN index. SQLite: the FTS5 trigram table is asked for names that contain a
+    piece of each word (fts5_query). Both find a typo in a word's first letters, which a prefix
+    cannot. The score that decides (name_score) is computed afterwards, in Python.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        return sa.and_(*[Migrant.name_key.op("%>")(word) for word in words])
+    long_words = [word for word in words if len(word) >= 3]
+    # FTS5 trigrams cannot find a piece shorter than three letters: one- and two-letter words
+    # fall back to a prefix of a name word, checked on the rows the index found.
+    short = [
+        sa.or_(Migrant.name_key.like(f"{word}%"), Migrant.name_key.like(f"% {word}%"))
+        for word in words
+        if len(word) < 3
+    ]
+    if not long_words:
+        return sa.and_(*short)
+    match = sa.text(f"{NAME_FTS} MATCH :fts_query").bindparams(fts_query=fts5_query(long_words))
+    matches = sa.select(sa.column("rowid")).select_from(sa.table(NAME_FTS)).where(match)
+    return sa.and_(Migrant.id.in_(matches.scalar_subquery()), *short)
+
+
+def name_index_first(conditions: list) -> list:
+    """The other conditions of a name search, marked so that the name index leads on SQLite.
+
+    SQLite's planner, without statistics, would walk the centre's index and test each row
+    against the name matches (a scan of the centre); likely() tells it these conditions hold for
+    most rows, so it starts from the FTS5 matches instead. PostgreSQL weighs its statistics.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        return conditions
+    return [sa.func.likely(condition) for condition in conditions]
+
+
+def fts5_query(words: list[str]) -> str:
+    """An FTS5 query: every word must be matched by one of its pieces.
+
+    A word typed with one mistake (a letter wrong, missing or extra) still contains, unchanged,
+    at least one of two halves when it has six letters or more (the mistake falls in one half),
+    and most of its trigrams when shorter. Search keys hold only the letters a-z and spaces
+    (names.search_key), so quoting each piece is enough.
+    """
+    groups = []
+    for word in words:
+        if len(word) >= 6:
+            half = len(word) // 2
+            pieces = [word[:half], word[half:]]
+        else:
+            pieces = [word[i : i + 3] for i in range(len(word) - 2)]
+        groups.append("(" + " OR ".join(f'"{piece}"' for piece in pieces) + ")")
+    return " AND ".join(groups)
 
 
 def name_score(typed: list[str], name_words: list[str]) -> float:
@@ -255,16 +341,12 @@ def likely_duplicates(
     words = key.split()
     if not words:
         return []
-    prefixes = {word[:2] for word in words}
     statement = (
         sa.select(Migrant)
-        .where(Migrant.centre_id == centre_id, Migrant.merged_into_id.is_(None))
         .where(
-            sa.or_(
-                *[Migrant.name_key.like(f"{p}%") for p in prefixes],
-                *[Migrant.name_key.like(f"% {p}%") for p in prefixes],
-            )
+            *name_index_first([Migrant.centre_id == centre_id, Migrant.merged_into_id.is_(None)])
         )
+        .where(name_candidates(words))
         .options(selectinload(Migrant.codes))
     )
     if exclude_id:

@@ -11,6 +11,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from msc.centres.models import Centre
+from msc.core import audit
 from msc.core.access import roles_required
 from msc.core.db import db, writes_on_read
 from msc.core.forms import submission_token
@@ -117,7 +118,10 @@ def register():
 @roles_required(*CASE_ROLES)
 @writes_on_read
 def case(migrant_id: int):
-    migrant = get_migrant_or_404(migrant_id)
+    migrant = get_migrant_or_404(migrant_id, action=None)
+    # One audit row per read; it says whether the restricted fields were shown.
+    restricted = can_see_restricted(migrant)
+    audit.record("migrant.viewed", migrant, fields=["restricted"] if restricted else None)
     db.session.commit()  # the audited read is kept whatever happens next
     if migrant.merged_into_id:
         flash(_("This profile was merged into another one."), "info")
@@ -131,7 +135,7 @@ def case(migrant_id: int):
     return render_template(
         "migrants/case.html",
         migrant=migrant,
-        restricted=can_see_restricted(migrant),
+        restricted=restricted,
         events=events,
         follow_ups=follow_ups_for(migrant, local_today()),
         suggestions=suggestions(migrant, centre, local_today()),

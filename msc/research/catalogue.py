@@ -4,15 +4,30 @@ Each table names its dimensions, its counting unit and the date that places a re
 Only profiles whose legal basis covers anonymised statistics are counted; walk-ins and the head
 counts of group sessions are anonymous by construction. Restricted fields never feed a table.
 Ages are full years at the record's date; people under 15 are left out of age-banded tables.
+
+Every table is counted twice over in this module, on purpose:
+
+- `counts` (what releases use) lets the database do the work: one GROUP BY at the finest level of
+  the table's dimensions; totals (`_T`) are summed in Python from those cells. Units add up across
+  cells, and so do persons along a dimension that is an attribute of the person (sex, age band at
+  registration). Where one person can fall in several cells (visits in two years, referrals with
+  two outcomes) distinct persons do not add up: the few persons who do are read one by one and
+  the sums corrected (inclusion-exclusion on the cells each of them touches).
+- `rows` is the straightforward reading: one `Unit` per counted record, aggregated in Python
+  (`disclosure.aggregate`). It is the reference the tests hold `counts` to.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from msc.centres.models import Centre
@@ -31,6 +46,8 @@ from msc.visits.models import (
 
 TOTAL = "_T"  # SDMX code for a total
 OTHER = "_O"  # SDMX code for "other" (rare destinations grouped)
+UNKNOWN = "_U"
+RESEARCH_BIND = "research"  # SQLALCHEMY_BINDS key of the read replica (MSC_RESEARCH_DATABASE_URL)
 AGE_BANDS = [
     ("15-17", 15, 17),
     ("18-24", 18, 24),
@@ -61,6 +78,14 @@ class Unit:
     categories: tuple  # per dimension: a code, or a tuple of codes for a non-additive dimension
 
 
+@dataclass
+class Counts:
+    """A table before disclosure control: every cell that counts something, totals included."""
+
+    categories: list[list[str]]  # per dimension, the codes seen (fixed codes included), unsorted
+    cells: dict[tuple, tuple[int, int]]  # key -> (units, distinct persons)
+
+
 @dataclass(frozen=True)
 class TableSpec:
     id: str
@@ -68,13 +93,14 @@ class TableSpec:
     unit: object
     date_rule: object
     dimensions: tuple[Dimension, ...]
-    rows: Callable[[date | None, date | None, str], Iterator[Unit]]
+    rows: Callable[..., Iterator[Unit]]  # (connection, start, end, granularity): the reference
+    counts: Callable[..., Counts]  # (connection, start, end, granularity, threshold): in SQL
 
 
-def age_band(birth_year: int | None, on: date) -> str | None:
+def age_band(birth_year: int | None, on: date | int) -> str | None:
     if birth_year is None:
         return None
-    age = on.year - birth_year
+    age = (on if isinstance(on, int) else on.year) - birth_year
     return next((code for code, low, high in AGE_BANDS if low <= age <= high), None)
 
 
@@ -93,6 +119,20 @@ def statistics_consent():
     )
 
 
+def _consents(person_column):
+    """`statistics_consent()` as a correlated EXISTS: for a small table (attendees, referrals)
+    an index look-up per row beats reading every consent."""
+    return (
+        sa.select(Consent.id)
+        .where(
+            Consent.migrant_id == person_column,
+            Consent.purpose == "statistics",
+            Consent.withdrawn_on.is_(None),
+        )
+        .exists()
+    )
+
+
 def _in_range(column, start: date | None, end: date | None):
     conditions = []
     if start:
@@ -102,9 +142,61 @@ def _in_range(column, start: date | None, end: date | None):
     return conditions
 
 
-def _profiles(start, end, columns):
+def _as_datetime(value: date | None):
+    return datetime.combine(value, time.min, tzinfo=UTC) if value else None
+
+
+@contextmanager
+def research_connection():
+    """The connection research tables read through: the replica when one is configured
+    (MSC_RESEARCH_DATABASE_URL), else the session's own. Writes (the release ledger) never
+    come here: they stay on the primary through db.session."""
+    if RESEARCH_BIND in (current_app.config.get("SQLALCHEMY_BINDS") or {}):
+        engine = db.engines[RESEARCH_BIND]
+        options = {}
+        if engine.dialect.name == "postgresql":  # one snapshot for the table's several queries
+            options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        with engine.connect().execution_options(**options) as connection:
+            try:
+                yield connection
+            finally:
+                connection.rollback()
+    else:
+        yield db.session.connection()
+
+
+# --- Categories of one record, shared by the reference and the SQL counts ----------------------
+
+
+def _registered(period_code, year, country, sex, birth_year):
+    band = age_band(birth_year, year)
+    return (period_code, country, sex, band) if band else None
+
+
+def _education(education, sex, intention):
+    return (education or UNKNOWN, sex, intention)
+
+
+def _category(category, labour_status, sex):
+    return (category, labour_status or UNKNOWN, sex)
+
+
+def _occupation(occupation_sought, sex):
+    return (occupation_sought[0] if occupation_sought else UNKNOWN, sex)
+
+
+def _outcome(status, outcome):
+    if status in {"rejected", "cancelled"}:
+        return status
+    return outcome or ("declined" if status == "declined" else "open")
+
+
+# --- The reference: one Unit per record, read straightforwardly --------------------------------
+
+
+def _profiles(connection, start, end, columns):
     created = Migrant.created_at
-    return db.session.execute(
+    return connection.execute(
         sa.select(Migrant.id, Migrant.created_at, *columns)
         .join(Centre, Centre.id == Migrant.centre_id)
         .where(
@@ -112,43 +204,36 @@ def _profiles(start, end, columns):
             Migrant.id.in_(statistics_consent()),
             *_in_range(created, _as_datetime(start), _as_datetime(end)),
         )
-        .execution_options(yield_per=10_000)
     )
 
 
-def _as_datetime(value: date | None):
-    from datetime import UTC, datetime, time
-
-    return datetime.combine(value, time.min, tzinfo=UTC) if value else None
-
-
-def persons_registered(start, end, granularity) -> Iterator[Unit]:
-    for row in _profiles(start, end, [Centre.country_code, Migrant.sex, Migrant.birth_year]):
-        band = age_band(row.birth_year, row.created_at.date())
-        if band:
-            yield Unit(
-                ("m", row.id),
-                row.id,
-                0,
-                1,
-                (period(row.created_at.date(), granularity), row.country_code, row.sex, band),
-            )
+def persons_registered(connection, start, end, granularity) -> Iterator[Unit]:
+    columns = [Centre.country_code, Migrant.sex, Migrant.birth_year]
+    for row in _profiles(connection, start, end, columns):
+        on = row.created_at.date()
+        categories = _registered(
+            period(on, granularity), on.year, row.country_code, row.sex, row.birth_year
+        )
+        if categories:
+            yield Unit(("m", row.id), row.id, 0, 1, categories)
 
 
-def persons_education(start, end, granularity) -> Iterator[Unit]:
-    for row in _profiles(start, end, [Migrant.education, Migrant.sex, Migrant.intention]):
-        yield Unit(("m", row.id), row.id, 0, 1, (row.education or "_U", row.sex, row.intention))
+def persons_education(connection, start, end, granularity) -> Iterator[Unit]:
+    columns = [Migrant.education, Migrant.sex, Migrant.intention]
+    for row in _profiles(connection, start, end, columns):
+        yield Unit(("m", row.id), row.id, 0, 1, _education(row.education, row.sex, row.intention))
 
 
-def persons_destination(start, end, granularity) -> Iterator[Unit]:
+def persons_destination(connection, start, end, granularity) -> Iterator[Unit]:
     destinations: dict[int, list[str]] = {}
-    for migrant_id, code in db.session.execute(
+    for migrant_id, code in connection.execute(
         sa.select(MigrantCode.migrant_id, MigrantCode.code).where(
             MigrantCode.kind == MigrantCode.DESTINATION
         )
     ):
         destinations.setdefault(migrant_id, []).append(code)
-    for row in _profiles(start, end, [Migrant.sex, Migrant.birth_year, Migrant.intention]):
+    columns = [Migrant.sex, Migrant.birth_year, Migrant.intention]
+    for row in _profiles(connection, start, end, columns):
         band = age_band(row.birth_year, row.created_at.date())
         if band and row.intention != "none" and row.id in destinations:
             yield Unit(
@@ -156,20 +241,21 @@ def persons_destination(start, end, granularity) -> Iterator[Unit]:
             )
 
 
-def persons_category(start, end, granularity) -> Iterator[Unit]:
-    for row in _profiles(start, end, [Migrant.category, Migrant.labour_status, Migrant.sex]):
-        yield Unit(("m", row.id), row.id, 0, 1, (row.category, row.labour_status or "_U", row.sex))
+def persons_category(connection, start, end, granularity) -> Iterator[Unit]:
+    columns = [Migrant.category, Migrant.labour_status, Migrant.sex]
+    for row in _profiles(connection, start, end, columns):
+        categories = _category(row.category, row.labour_status, row.sex)
+        yield Unit(("m", row.id), row.id, 0, 1, categories)
 
 
-def occupation_sought(start, end, granularity) -> Iterator[Unit]:
-    for row in _profiles(start, end, [Migrant.occupation_sought, Migrant.sex]):
-        major = row.occupation_sought[0] if row.occupation_sought else "_U"
-        yield Unit(("m", row.id), row.id, 0, 1, (major, row.sex))
+def occupation_sought(connection, start, end, granularity) -> Iterator[Unit]:
+    for row in _profiles(connection, start, end, [Migrant.occupation_sought, Migrant.sex]):
+        yield Unit(("m", row.id), row.id, 0, 1, _occupation(row.occupation_sought, row.sex))
 
 
-def visits_by_topic(start, end, granularity) -> Iterator[Unit]:
+def visits_by_topic(connection, start, end, granularity) -> Iterator[Unit]:
     topics: dict[int, list[str]] = {}
-    rows = db.session.execute(
+    rows = connection.execute(
         sa.select(Visit.id, Visit.migrant_id, Visit.occurred_at, Centre.country_code)
         .join(Centre, Centre.id == Visit.centre_id)
         .where(
@@ -178,7 +264,7 @@ def visits_by_topic(start, end, granularity) -> Iterator[Unit]:
         )
     ).all()
     wanted = {row.id for row in rows}
-    for visit_id, topic in db.session.execute(
+    for visit_id, topic in connection.execute(
         sa.select(visit_topic.c.visit_id, visit_topic.c.topic)
     ):
         if visit_id in wanted:
@@ -197,21 +283,21 @@ def visits_by_topic(start, end, granularity) -> Iterator[Unit]:
         )
 
 
-def group_participants(start, end, granularity) -> Iterator[Unit]:
-    sessions = db.session.execute(
+def group_participants(connection, start, end, granularity) -> Iterator[Unit]:
+    sessions = connection.execute(
         sa.select(GroupSession.id, GroupSession.occurred_on).where(
             *_in_range(GroupSession.occurred_on, start, end)
         )
     ).all()
     wanted = {s.id for s in sessions}
     topics: dict[int, list[str]] = {}
-    for session_id, topic in db.session.execute(
+    for session_id, topic in connection.execute(
         sa.select(group_session_topic.c.group_session_id, group_session_topic.c.topic)
     ):
         if session_id in wanted:
             topics.setdefault(session_id, []).append(topic)
-    consenting = set(db.session.scalars(statistics_consent()))
-    for session_id, migrant_id, sex in db.session.execute(
+    consenting = set(connection.scalars(statistics_consent()))
+    for session_id, migrant_id, sex in connection.execute(
         sa.select(group_session_attendee.c.group_session_id, Migrant.id, Migrant.sex).join(
             Migrant, Migrant.id == group_session_attendee.c.migrant_id
         )
@@ -224,19 +310,22 @@ def group_participants(start, end, granularity) -> Iterator[Unit]:
                 1,
                 (tuple(sorted(topics.get(session_id, []))), sex),
             )
-    for count in db.session.scalars(sa.select(GroupSessionHeadcount)):
-        if count.group_session_id in wanted and count.count:
+    headcount = GroupSessionHeadcount.__table__.c
+    for session_id, sex, band, people in connection.execute(
+        sa.select(headcount.group_session_id, headcount.sex, headcount.age_band, headcount["count"])
+    ):
+        if session_id in wanted and people:
             yield Unit(
-                ("h", count.group_session_id, count.sex, count.age_band),
+                ("h", session_id, sex, band),
                 None,
-                count.count,
-                count.count,
-                (tuple(sorted(topics.get(count.group_session_id, []))), count.sex),
+                people,
+                people,
+                (tuple(sorted(topics.get(session_id, []))), sex),
             )
 
 
-def referrals_by_outcome(start, end, granularity) -> Iterator[Unit]:
-    for row in db.session.execute(
+def referrals_by_outcome(connection, start, end, granularity) -> Iterator[Unit]:
+    for row in connection.execute(
         sa.select(
             Referral.id,
             Referral.migrant_id,
@@ -250,20 +339,21 @@ def referrals_by_outcome(start, end, granularity) -> Iterator[Unit]:
             *_in_range(Referral.created_at, _as_datetime(start), _as_datetime(end)),
         )
     ):
-        outcome = row.outcome or ("declined" if row.status == "declined" else "open")
-        if row.status in {"rejected", "cancelled"}:
-            outcome = row.status
         yield Unit(
             ("r", row.id),
             row.migrant_id,
             0,
             1,
-            (row.category, outcome, period(row.created_at.date(), granularity)),
+            (
+                row.category,
+                _outcome(row.status, row.outcome),
+                period(row.created_at.date(), granularity),
+            ),
         )
 
 
-def walk_ins(start, end, granularity) -> Iterator[Unit]:
-    for row in db.session.execute(
+def walk_ins(connection, start, end, granularity) -> Iterator[Unit]:
+    for row in connection.execute(
         sa.select(WalkIn.id, WalkIn.sex, WalkIn.age_band, WalkIn.occurred_at).where(
             *_in_range(WalkIn.occurred_at, _as_datetime(start), _as_datetime(end))
         )
@@ -275,6 +365,346 @@ def walk_ins(start, end, granularity) -> Iterator[Unit]:
             1,
             (row.sex, row.age_band, period(row.occurred_at.date(), granularity)),
         )
+
+
+# --- Counting in SQL ------------------------------------------------------------------------------
+
+
+def _text(function, *arguments):
+    return function(*arguments, type_=sa.String)
+
+
+def _period_sql(column, granularity: str, dialect: str):
+    """The record's period, as `period()` writes it, from a UTC timestamp column."""
+    if dialect == "postgresql":
+        utc = sa.func.timezone(sa.literal_column("'UTC'"), column)
+        pattern = {"month": "YYYY-MM", "quarter": 'YYYY-"Q"Q'}.get(granularity, "YYYY")
+        return _text(sa.func.to_char, utc, sa.literal_column(f"'{pattern}'"))
+    # SQLite stores UTC timestamps as text, 'YYYY-MM-DD HH:MM:SS.ffffff'.
+    if granularity == "month":
+        return _text(sa.func.substr, column, 1, 7)
+    year = _text(sa.func.substr, column, 1, 4)
+    if granularity == "quarter":
+        month = sa.cast(_text(sa.func.substr, column, 6, 2), sa.Integer)
+        return year.concat("-Q").concat(sa.cast((month + 2) // 3, sa.String))
+    return year
+
+
+def _year_sql(column, dialect: str):
+    if dialect == "postgresql":
+        utc = sa.func.timezone(sa.literal_column("'UTC'"), column)
+        return sa.cast(sa.extract("year", utc), sa.Integer)
+    return sa.cast(_text(sa.func.substr, column, 1, 4), sa.Integer)
+
+
+def _count_distinct(column):
+    return sa.func.count(sa.distinct(column))
+
+
+class Tally:
+    """Finest cells in, every cell with its totals out.
+
+    Units always add up. Persons add up too, except for a person whose records fall in several
+    cells: such a person is counted once in each of them, so in a total that covers k of them
+    they are counted k times. `person_cells` takes the cells of one such person and remembers
+    to subtract the k - 1 surplus from each total."""
+
+    def __init__(self, spec: TableSpec):
+        self.spec = spec
+        self.additive = [j for j, d in enumerate(spec.dimensions) if d.additive]
+        self.finest: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+        self.surplus: Counter = Counter()
+
+    def add(self, key: tuple, units: int, persons: int) -> None:
+        cell = self.finest[key]
+        cell[0] += units
+        cell[1] += persons
+
+    def _totals(self, key: tuple) -> Iterator[tuple]:
+        """The key and every total above it along the additive dimensions."""
+        for size in range(len(self.additive) + 1):
+            for chosen in itertools.combinations(self.additive, size):
+                yield tuple(TOTAL if j in chosen else code for j, code in enumerate(key))
+
+    def person_cells(self, keys: set[tuple]) -> None:
+        if len(keys) > 1:
+            seen = Counter(total for key in keys for total in self._totals(key))
+            self.surplus.update({total: n - 1 for total, n in seen.items() if n > 1})
+
+    def counts(self) -> Counts:
+        categories = [set(d.fixed_codes or ()) for d in self.spec.dimensions]
+        cells: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+        for key, (units, persons) in self.finest.items():
+            if not units and not persons:
+                continue
+            for j, code in enumerate(key):
+                if code != TOTAL:
+                    categories[j].add(code)
+            for total in self._totals(key):
+                cell = cells[total]
+                cell[0] += units
+                cell[1] += persons
+        for total, surplus in self.surplus.items():
+            cells[total][1] -= surplus
+        return Counts(
+            [list(values) for values in categories],
+            {key: (units, persons) for key, (units, persons) in cells.items()},
+        )
+
+
+def _correct_for_multi(tally: Tally, connection, base, columns, additive, cells_of) -> None:
+    """Read, person by person, the cells of the few whose records fall in more than one
+    combination of the additive dimensions, and correct the totals for them."""
+    varies = [sa.func.min(c) != sa.func.max(c) for c in additive]
+    several = sa.select(base.c.m).group_by(base.c.m).having(sa.or_(*varies))
+    query = sa.select(base.c.m, *columns).distinct().where(base.c.m.in_(several)).order_by(base.c.m)
+    for _person, rows in itertools.groupby(connection.execute(query), key=lambda row: row[0]):
+        tally.person_cells({cell for row in rows for cell in cells_of(tuple(row[1:]))})
+
+
+def _profiles_where(start, end):
+    return [
+        Migrant.merged_into_id.is_(None),
+        Migrant.id.in_(statistics_consent()),
+        *_in_range(Migrant.created_at, _as_datetime(start), _as_datetime(end)),
+    ]
+
+
+def _grouped(query):
+    """Count the rows of `query` by all its columns. Through a subquery, so that PostgreSQL
+    sees each expression (and its bound parameters) once."""
+    base = query.subquery()
+    return sa.select(*base.c, sa.func.count()).group_by(*base.c)
+
+
+def persons_registered_counts(connection, start, end, granularity, threshold) -> Counts:
+    dialect = connection.dialect.name
+    created = Migrant.created_at
+    columns = [
+        _period_sql(created, granularity, dialect).label("p"),
+        _year_sql(created, dialect).label("y"),
+        Centre.country_code.label("c"),
+        Migrant.sex.label("s"),
+        Migrant.birth_year.label("b"),
+    ]
+    tally = Tally(TABLES["persons_registered"])
+    query = sa.select(*columns).join(Centre, Centre.id == Migrant.centre_id)
+    for period_code, year, country, sex, birth_year, n in connection.execute(
+        _grouped(query.where(*_profiles_where(start, end)))
+    ):
+        categories = _registered(period_code, year, country, sex, birth_year)
+        if categories:
+            tally.add(categories, n, n)  # one record per person: persons add up
+    return tally.counts()
+
+
+def _simple_profile_counts(table_id, columns, categorise):
+    def counts(connection, start, end, granularity, threshold) -> Counts:
+        tally = Tally(TABLES[table_id])
+        labelled = [c.label(f"c{j}") for j, c in enumerate(columns)]
+        query = _grouped(sa.select(*labelled).where(*_profiles_where(start, end)))
+        for *values, n in connection.execute(query):
+            tally.add(categorise(*values), n, n)
+        return tally.counts()
+
+    return counts
+
+
+persons_education_counts = _simple_profile_counts(
+    "persons_education", [Migrant.education, Migrant.sex, Migrant.intention], _education
+)
+persons_category_counts = _simple_profile_counts(
+    "persons_category", [Migrant.category, Migrant.labour_status, Migrant.sex], _category
+)
+occupation_sought_counts = _simple_profile_counts(
+    "occupation_sought", [Migrant.occupation_sought, Migrant.sex], _occupation
+)
+
+
+def persons_destination_counts(connection, start, end, granularity, threshold) -> Counts:
+    """Destinations are not additive (a person may name several): each destination's cells come
+    from one GROUP BY over (person, destination) pairs, the total from one over persons, and
+    "other" (destinations named by fewer than k persons in all) from a COUNT(DISTINCT) over the
+    few persons who named a rare one."""
+    dialect = connection.dialect.name
+    created = Migrant.created_at
+    person = [
+        _year_sql(created, dialect).label("y"),
+        Migrant.sex.label("s"),
+        Migrant.birth_year.label("b"),
+    ]
+    conditions = [*_profiles_where(start, end), Migrant.intention != "none"]
+    code = MigrantCode.code.label("d")
+    named = sa.select(code, *person).join(Migrant, Migrant.id == MigrantCode.migrant_id)
+    named = named.where(MigrantCode.kind == MigrantCode.DESTINATION, *conditions).subquery()
+    by_code: dict[tuple, int] = defaultdict(int)
+    for destination, year, sex, birth_year, n in connection.execute(
+        sa.select(*named.c, sa.func.count()).group_by(*named.c)
+    ):
+        band = age_band(birth_year, year)
+        if band:
+            by_code[(destination, sex, band)] += n
+    people: dict[str, int] = defaultdict(int)
+    for (destination, _sex, _band), n in by_code.items():
+        people[destination] += n
+    rare = sorted(d for d, n in people.items() if n < threshold)
+    tally = Tally(TABLES["persons_destination"])
+    for (destination, sex, band), n in by_code.items():
+        if destination not in rare:
+            tally.add((destination, sex, band), n, n)
+    has_destination = sa.select(MigrantCode.migrant_id).where(
+        MigrantCode.kind == MigrantCode.DESTINATION
+    )
+    queries = [(TOTAL, sa.select(*person).where(*conditions, Migrant.id.in_(has_destination)))]
+    if rare:
+        rare_named = has_destination.where(MigrantCode.code.in_(rare))
+        queries.append((OTHER, sa.select(*person).where(*conditions, Migrant.id.in_(rare_named))))
+    for destination, query in queries:
+        base = query.subquery()
+        for year, sex, birth_year, n in connection.execute(
+            sa.select(*base.c, sa.func.count()).group_by(*base.c)
+        ):
+            band = age_band(birth_year, year)
+            if band:
+                tally.add((destination, sex, band), n, n)
+    return tally.counts()
+
+
+def visits_by_topic_counts(connection, start, end, granularity, threshold) -> Counts:
+    """Visits by topic, period and country. Topics are not additive; a visit without topics
+    counts as "other". Persons: COUNT(DISTINCT) per finest cell, corrected in the totals for
+    those whose visits fall in several periods or countries."""
+    dialect = connection.dialect.name
+    topic = sa.func.coalesce(visit_topic.c.topic, "other")
+    record = (
+        sa.select(
+            Visit.migrant_id.label("m"),
+            _period_sql(Visit.occurred_at, granularity, dialect).label("p"),
+            Centre.country_code.label("c"),
+        )
+        .join(Centre, Centre.id == Visit.centre_id)
+        .where(
+            Visit.migrant_id.in_(statistics_consent()),
+            *_in_range(Visit.occurred_at, _as_datetime(start), _as_datetime(end)),
+        )
+    )
+    exploded = record.add_columns(topic.label("t")).outerjoin(
+        visit_topic, visit_topic.c.visit_id == Visit.id
+    )
+    tally = Tally(TABLES["visits_by_topic"])
+    base = exploded.subquery()
+    for t, p, c, units, persons in connection.execute(
+        sa.select(
+            base.c.t, base.c.p, base.c.c, sa.func.count(), _count_distinct(base.c.m)
+        ).group_by(base.c.t, base.c.p, base.c.c)
+    ):
+        tally.add((t, p, c), units, persons)
+    visits = record.subquery()
+    for p, c, units, persons in connection.execute(
+        sa.select(visits.c.p, visits.c.c, sa.func.count(), _count_distinct(visits.c.m)).group_by(
+            visits.c.p, visits.c.c
+        )
+    ):
+        tally.add((TOTAL, p, c), units, persons)
+    _correct_for_multi(
+        tally,
+        connection,
+        base,
+        [base.c.t, base.c.p, base.c.c],
+        [base.c.p, base.c.c],
+        lambda row: [row, (TOTAL, *row[1:])],
+    )
+    return tally.counts()
+
+
+def group_participants_counts(connection, start, end, granularity, threshold) -> Counts:
+    """Participants by topic and sex. Attendance lists are short (a few per cent of the visits),
+    so the attendees are read once, filtered in SQL, and tallied here: a person attending two
+    sessions on a topic counts once. Head counts add their numbers. A session without topics
+    counts in the topic total only."""
+    in_range = _in_range(GroupSession.occurred_on, start, end)
+    attendee = group_session_attendee.c
+    topics: dict[int, list[str]] = defaultdict(list)
+    for session_id, topic in connection.execute(
+        sa.select(group_session_topic.c.group_session_id, group_session_topic.c.topic)
+        .join(GroupSession, GroupSession.id == group_session_topic.c.group_session_id)
+        .where(*in_range)
+    ):
+        topics[session_id].append(topic)
+    units: dict[tuple, int] = defaultdict(int)
+    persons: dict[tuple, set] = defaultdict(set)
+    for session_id, person, sex in connection.execute(
+        sa.select(attendee.group_session_id, attendee.migrant_id, Migrant.sex)
+        .select_from(GroupSession)
+        .join(group_session_attendee, attendee.group_session_id == GroupSession.id)
+        .join(Migrant, Migrant.id == attendee.migrant_id)
+        .where(*in_range, _consents(attendee.migrant_id))
+    ):
+        for topic in [TOTAL, *topics.get(session_id, ())]:
+            units[(topic, sex)] += 1
+            persons[(topic, sex)].add(person)
+    tally = Tally(TABLES["group_participants"])
+    for key, n in units.items():
+        tally.add(key, n, len(persons[key]))  # one sex per person: persons add up along it
+    headcount = GroupSessionHeadcount.__table__.c
+    for session_id, sex, n in connection.execute(
+        sa.select(headcount.group_session_id, headcount.sex, headcount["count"])
+        .join(GroupSession, GroupSession.id == headcount.group_session_id)
+        .where(*in_range, headcount["count"] != 0)
+    ):
+        for topic in [TOTAL, *topics.get(session_id, ())]:
+            tally.add((topic, sex), n, n)
+    return tally.counts()
+
+
+def referrals_by_outcome_counts(connection, start, end, granularity, threshold) -> Counts:
+    dialect = connection.dialect.name
+    outcome = sa.case(
+        (Referral.status.in_(["rejected", "cancelled"]), Referral.status),
+        (sa.and_(Referral.outcome.is_not(None), Referral.outcome != ""), Referral.outcome),
+        (Referral.status == "declined", "declined"),
+        else_="open",
+    )
+    base = (
+        sa.select(
+            Referral.migrant_id.label("m"),
+            Referral.category.label("k"),
+            outcome.label("o"),
+            _period_sql(Referral.created_at, granularity, dialect).label("p"),
+        )
+        .where(
+            Referral.migrant_id.in_(statistics_consent()),
+            Referral.status != "draft",
+            *_in_range(Referral.created_at, _as_datetime(start), _as_datetime(end)),
+        )
+        .subquery()
+    )
+    tally = Tally(TABLES["referrals_by_outcome"])
+    dimensions = [base.c.k, base.c.o, base.c.p]
+    for k, o, p, units, persons in connection.execute(
+        sa.select(*dimensions, sa.func.count(), _count_distinct(base.c.m)).group_by(*dimensions)
+    ):
+        tally.add((k, o, p), units, persons)
+    _correct_for_multi(tally, connection, base, dimensions, dimensions, lambda row: [row])
+    return tally.counts()
+
+
+def walk_ins_counts(connection, start, end, granularity, threshold) -> Counts:
+    dialect = connection.dialect.name
+    columns = [
+        WalkIn.sex.label("s"),
+        WalkIn.age_band.label("a"),
+        _period_sql(WalkIn.occurred_at, granularity, dialect).label("p"),
+    ]
+    base = (
+        sa.select(*columns)
+        .where(*_in_range(WalkIn.occurred_at, _as_datetime(start), _as_datetime(end)))
+        .subquery()
+    )
+    tally = Tally(TABLES["walk_ins"])
+    for s, a, p, n in connection.execute(sa.select(*base.c, sa.func.count()).group_by(*base.c)):
+        tally.add((s, a, p), n, n)  # anonymous: each walk-in is its own person
+    return tally.counts()
 
 
 def _codes(name):
@@ -296,6 +726,7 @@ CATALOGUE = [
         _l("the date of registration"),
         (PERIOD, COUNTRY, SEX, AGE),
         persons_registered,
+        persons_registered_counts,
     ),
     TableSpec(
         "persons_education",
@@ -308,6 +739,7 @@ CATALOGUE = [
             Dimension("INTENTION", "intention", fixed_codes=_codes("intention")),
         ),
         persons_education,
+        persons_education_counts,
     ),
     TableSpec(
         "persons_destination",
@@ -316,6 +748,7 @@ CATALOGUE = [
         _l("the date of registration"),
         (Dimension("DESTINATION", None, additive=False), SEX, AGE),
         persons_destination,
+        persons_destination_counts,
     ),
     TableSpec(
         "persons_category",
@@ -328,6 +761,7 @@ CATALOGUE = [
             SEX,
         ),
         persons_category,
+        persons_category_counts,
     ),
     TableSpec(
         "occupation_sought",
@@ -336,6 +770,7 @@ CATALOGUE = [
         _l("the date of registration"),
         (Dimension("OCCUPATION", "isco08"), SEX),
         occupation_sought,
+        occupation_sought_counts,
     ),
     TableSpec(
         "visits_by_topic",
@@ -344,6 +779,7 @@ CATALOGUE = [
         _l("the date of the visit"),
         (Dimension("TOPIC", "visit_topic", additive=False), PERIOD, COUNTRY),
         visits_by_topic,
+        visits_by_topic_counts,
     ),
     TableSpec(
         "group_participants",
@@ -352,6 +788,7 @@ CATALOGUE = [
         _l("the date of the session"),
         (Dimension("TOPIC", "visit_topic", additive=False), SEX),
         group_participants,
+        group_participants_counts,
     ),
     TableSpec(
         "referrals_by_outcome",
@@ -360,6 +797,7 @@ CATALOGUE = [
         _l("the date the referral was made"),
         (Dimension("CATEGORY", "referral_category"), Dimension("OUTCOME", None), PERIOD),
         referrals_by_outcome,
+        referrals_by_outcome_counts,
     ),
     TableSpec(
         "walk_ins",
@@ -368,6 +806,7 @@ CATALOGUE = [
         _l("the date of the walk-in"),
         (SEX, AGE, PERIOD),
         walk_ins,
+        walk_ins_counts,
     ),
 ]
 TABLES = {table.id: table for table in CATALOGUE}

@@ -27,7 +27,7 @@ import numpy as np
 from scipy.optimize import linprog
 from scipy.sparse import lil_matrix
 
-from msc.research.catalogue import OTHER, TOTAL, Dimension, TableSpec, Unit
+from msc.research.catalogue import OTHER, TOTAL, Counts, Dimension, TableSpec, Unit
 
 FREE, PRIMARY, SECONDARY = "F", "A", "D"
 MIN_THRESHOLD = 5
@@ -57,16 +57,14 @@ def sort_code(code: str):
     return (code == TOTAL, code == OTHER, code)
 
 
-def aggregate(
-    spec: TableSpec, units: list[Unit], threshold: int
-) -> tuple[list[list[str]], dict[tuple, Cell]]:
+def aggregate(spec: TableSpec, units: list[Unit], threshold: int) -> Counts:
+    """The reference count: every cell, totals included, straight from the records."""
     units = _group_rare(spec, units, threshold)
     dimensions = spec.dimensions
     observed = [set(d.fixed_codes or ()) for d in dimensions]
     for unit in units:
         for j, value in enumerate(unit.categories):
             observed[j].update(value if isinstance(value, tuple) else (value,))
-    categories = [sorted(values, key=sort_code) for values in observed]
     persons: dict[tuple, set] = defaultdict(set)
     extra: dict[tuple, int] = defaultdict(int)
     counts: dict[tuple, int] = defaultdict(int)
@@ -81,9 +79,19 @@ def aggregate(
             if unit.person is not None:
                 persons[key].add(unit.person)
             extra[key] += unit.extra_persons
+    cells = {
+        key: (units, len(persons.get(key, ())) + extra.get(key, 0)) for key, units in counts.items()
+    }
+    return Counts([list(values) for values in observed], cells)
+
+
+def _cells(counts: Counts) -> tuple[list[list[str]], dict[tuple, Cell]]:
+    """Every cell of the table (zeros included), from the cells that count something."""
+    categories = [sorted(values, key=sort_code) for values in counts.categories]
     cells = {}
     for key in itertools.product(*[values + [TOTAL] for values in categories]):
-        cells[key] = Cell(key, counts.get(key, 0), len(persons.get(key, ())) + extra.get(key, 0))
+        units, persons = counts.cells.get(key, (0, 0))
+        cells[key] = Cell(key, units, persons)
     return categories, cells
 
 
@@ -123,13 +131,15 @@ def equations_of(
 
 def protect(
     spec: TableSpec,
-    units: list[Unit],
+    units: list[Unit] | Counts,
     threshold: int,
     rounding_base: int,
     protection: int | None = None,
 ) -> ProtectedTable:
+    """Disclosure control of one table, from its records (`Unit`s) or its counts (`Counts`)."""
     threshold = max(threshold, MIN_THRESHOLD)
-    categories, cells = aggregate(spec, units, threshold)
+    counts = units if isinstance(units, Counts) else aggregate(spec, units, threshold)
+    categories, cells = _cells(counts)
     table = ProtectedTable(
         spec, categories, cells, equations_of(spec.dimensions, categories), threshold, rounding_base
     )

@@ -20,8 +20,15 @@ from flask_babel import force_locale
 
 from msc.core.codelists import codelist, label
 from msc.core.i18n import country_name
-from msc.research.catalogue import CATALOGUE, OTHER, TABLES, TOTAL, TableSpec
-from msc.research.disclosure import ProtectedTable, protect, table_rows
+from msc.research.catalogue import (
+    CATALOGUE,
+    OTHER,
+    TABLES,
+    TOTAL,
+    TableSpec,
+    research_connection,
+)
+from msc.research.disclosure import MIN_THRESHOLD, ProtectedTable, protect, table_rows
 from msc.research.formats import escape_formula, hxl_csv, xlsx
 from msc.research.signing import instance_key, public_key_entry, signature_document
 
@@ -39,9 +46,12 @@ class Request:
 
 
 def build_table(spec: TableSpec, request: Request) -> ProtectedTable:
+    """Count the table in the database (the research replica when configured), then protect it."""
     config = current_app.config
-    units = list(spec.rows(request.start, request.end, request.granularity))
-    return protect(spec, units, config["RESEARCH_THRESHOLD"], config["RESEARCH_ROUNDING_BASE"])
+    threshold = max(config["RESEARCH_THRESHOLD"], MIN_THRESHOLD)
+    with research_connection() as connection:
+        counts = spec.counts(connection, request.start, request.end, request.granularity, threshold)
+    return protect(spec, counts, threshold, config["RESEARCH_ROUNDING_BASE"])
 
 
 def code_label(dimension_id: str, codelist_name: str | None, code: str) -> str:

@@ -7,6 +7,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from msc.core.crypto import EncryptedText
 from msc.core.db import TimestampMixin, UTCDateTime, VersionedMixin, db
 
 
@@ -37,7 +38,7 @@ class Visit(TimestampMixin, VersionedMixin, db.Model):
     mode: Mapped[str] = mapped_column(sa.String(16))
     duration_minutes: Mapped[int] = mapped_column(sa.SmallInteger)
     material: Mapped[str | None] = mapped_column(sa.String(500))
-    notes: Mapped[str | None] = mapped_column(sa.Text)  # restricted
+    notes: Mapped[str | None] = mapped_column(EncryptedText("visit.notes"))  # restricted
     follow_up_on: Mapped[date | None] = mapped_column(sa.Date)
     follow_up_done: Mapped[bool] = mapped_column(
         sa.Boolean, server_default=sa.false(), default=False

@@ -6,6 +6,7 @@ from freezegun import freeze_time
 
 from msc import create_app
 from msc.auth.models import User
+from msc.core.crypto import new_key_spec
 from msc.core.db import db, utcnow
 from msc.core.roles import Role
 from tests.fixtures.factories import PASSWORD, log_in
@@ -29,6 +30,7 @@ def test_session_cookie_is_httponly_and_samesite_lax(client, make_user):
 
 def test_session_cookie_is_secure_in_production(database_url, tmp_path, monkeypatch):
     monkeypatch.setenv("MSC_SECRET_KEY", "x" * 48)
+    monkeypatch.setenv("MSC_DATA_KEYS", new_key_spec("k1"))
     production = create_app("production", {"SQLALCHEMY_DATABASE_URI": database_url})
     assert production.config["SESSION_COOKIE_SECURE"] is True
     response = production.test_client().get("/login", base_url="https://msc.example")

@@ -2,6 +2,7 @@ import pytest
 
 from config import settings
 from msc import create_app
+from msc.core.crypto import new_key_spec
 
 
 def test_production_refuses_to_start_without_a_real_secret_key(monkeypatch):
@@ -20,8 +21,19 @@ def test_production_refuses_debug(monkeypatch):
         create_app("production", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
 
 
+def test_production_refuses_to_start_without_data_keys(monkeypatch):
+    monkeypatch.setenv("MSC_SECRET_KEY", "k" * 40)
+    monkeypatch.delenv("MSC_DATA_KEYS", raising=False)
+    with pytest.raises(RuntimeError, match="MSC_DATA_KEYS"):
+        create_app("production", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    monkeypatch.setenv("MSC_DATA_KEYS", "k1:c2hvcnQ=")  # 5 bytes, not an AES-256 key
+    with pytest.raises(RuntimeError, match="32 bytes"):
+        create_app("production", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
 def test_production_starts_with_a_real_key(monkeypatch):
     monkeypatch.setenv("MSC_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("MSC_DATA_KEYS", new_key_spec("k1"))
     app = create_app("production", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["HSTS"] and not app.debug
 

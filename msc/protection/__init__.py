@@ -1,0 +1,1 @@
+"""Data protection: inventory, retention and erasure, subject access, keys, backups."""
