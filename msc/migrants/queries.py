@@ -25,12 +25,20 @@ CASE_NUMBER = re.compile(r"^[A-Z]{2}-[A-Z0-9-]+-\d{4}-\d{1,6}$", re.IGNORECASE)
 NAME_SCORE_MIN = 80  # rapidfuzz ratio (0-100) a name word must reach to match a typed word
 
 
-def get_migrant_or_404(migrant_id: int, action: str | None = "migrant.viewed") -> Migrant:
-    """The profile if the user's centre holds it (404 otherwise); the read is audited."""
+def get_migrant_or_404(
+    migrant_id: int, action: str | None = "migrant.viewed", *, for_change: bool = False
+) -> Migrant:
+    """The profile if the user's centre holds it (404 otherwise); the read is audited.
+
+    `for_change`: an anonymised profile cannot be changed or added to (that would identify the
+    person again), so it answers 404 there too.
+    """
+    from flask import abort
+
     migrant = get_scoped_or_404(Migrant, migrant_id)
     if current_user.role not in {Role.COUNSELLOR, Role.SUPERVISOR}:
-        from flask import abort
-
+        abort(404)
+    if for_change and migrant.anonymised_at is not None:
         abort(404)
     if action:
         audit.record(action, migrant)
@@ -126,7 +134,8 @@ def parse_birth(value: str) -> date | int | None:
 def search(centre_id: int, request: SearchRequest, page: int, per_page: int) -> SearchPage:
     """Profiles of the centre matching every criterion given; two queries whatever the size."""
     merged_out = Migrant.merged_into_id.is_(None)
-    conditions = [Migrant.centre_id == centre_id, merged_out]
+    # Anonymised profiles are statistics now: no list or search shows them.
+    conditions = [Migrant.centre_id == centre_id, Migrant.anonymised_at.is_(None), merged_out]
     if request.mine:
         conditions.append(Migrant.counsellor_id == current_user.id)
     birth = parse_birth(request.birth) if request.birth else None

@@ -147,7 +147,7 @@ def case(migrant_id: int):
 @bp.route("/<int:migrant_id>/edit", methods=["GET", "POST"])
 @roles_required(*CASE_ROLES)
 def edit(migrant_id: int):
-    migrant = get_migrant_or_404(migrant_id, action=None)
+    migrant = get_migrant_or_404(migrant_id, action=None, for_change=True)
     if migrant.merged_into_id:
         abort(404)
     migrant = load_profile(migrant.id)
@@ -185,7 +185,7 @@ def _conflict(form: ProfileForm, migrant: Migrant):
 @bp.post("/<int:migrant_id>/consents")
 @roles_required(*CASE_ROLES)
 def add_consent(migrant_id: int):
-    migrant = get_migrant_or_404(migrant_id, action=None)
+    migrant = get_migrant_or_404(migrant_id, action=None, for_change=True)
     form = ConsentForm()
     if form.validate_on_submit():
         operations.record_consent(
@@ -214,7 +214,7 @@ def add_consent(migrant_id: int):
 @bp.post("/<int:migrant_id>/consents/<int:consent_id>/withdraw")
 @roles_required(*CASE_ROLES)
 def withdraw_consent(migrant_id: int, consent_id: int):
-    migrant = get_migrant_or_404(migrant_id, action=None)
+    migrant = get_migrant_or_404(migrant_id, action=None, for_change=True)
     consent = db.session.get(Consent, consent_id)
     if consent is None or consent.migrant_id != migrant.id:
         abort(404)
@@ -241,7 +241,7 @@ def information_sheet(migrant_id: int):
 @bp.route("/<int:migrant_id>/merge", methods=["GET", "POST"])
 @roles_required(Role.SUPERVISOR)
 def merge(migrant_id: int):
-    survivor = get_migrant_or_404(migrant_id, action=None)
+    survivor = get_migrant_or_404(migrant_id, action=None, for_change=True)
     if survivor.merged_into_id:
         abort(404)
     form = MergeForm()
@@ -252,6 +252,7 @@ def merge(migrant_id: int):
                 Migrant.case_number == form.other_case_number.data.upper(),
                 Migrant.centre_id == survivor.centre_id,
                 Migrant.merged_into_id.is_(None),
+                Migrant.anonymised_at.is_(None),
             )
         )
         if duplicate is None or duplicate.id == survivor.id:

@@ -32,10 +32,23 @@ def _plain(value):
 
 
 def access_log(migrant_id: int, limit: int | None = None) -> list[AuditEvent]:
-    """Audit rows about the profile (reads, prints, exports, changes), newest first; one query."""
+    """Audit rows about the profile and its referrals (reads, prints, exports, changes), newest
+    first; one query."""
+    referral_ids = sa.select(sa.cast(Referral.id, sa.String)).where(
+        Referral.migrant_id == migrant_id
+    )
     query = (
         sa.select(AuditEvent)
-        .where(AuditEvent.object_type == "migrant", AuditEvent.object_id == str(migrant_id))
+        .where(
+            sa.or_(
+                sa.and_(
+                    AuditEvent.object_type == "migrant", AuditEvent.object_id == str(migrant_id)
+                ),
+                sa.and_(
+                    AuditEvent.object_type == "referral", AuditEvent.object_id.in_(referral_ids)
+                ),
+            )
+        )
         .options(joinedload(AuditEvent.user))
         .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
     )
@@ -105,6 +118,7 @@ def subject_record(migrant: Migrant) -> dict:
                 "occurred_at": event.occurred_at.isoformat(timespec="seconds"),
                 "user": event.user.full_name if event.user else None,
                 "action": event.action,
+                "object": f"{event.object_type} {event.object_id}",
             }
             for event in access_log(migrant.id)
         ],

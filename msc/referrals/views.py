@@ -43,7 +43,7 @@ def _centre() -> Centre:
 @bp.route("/cases/<int:migrant_id>/referrals/new", methods=["GET", "POST"])
 @roles_required(Role.COUNSELLOR)
 def new(migrant_id: int):
-    migrant = get_migrant_or_404(migrant_id, action=None)
+    migrant = get_migrant_or_404(migrant_id, action=None, for_change=True)
     if migrant.merged_into_id:
         abort(404)
     form = ReferralForm(country_code=_centre().country_code)
@@ -118,7 +118,7 @@ def edit(referral_id: int):
     if referral.status not in {"draft", "returned"}:
         return _refused(referral, _("Only a draft or a returned referral can be changed."))
     form = ReferralForm(country_code=_centre().country_code)
-    migrant = get_migrant_or_404(referral.migrant_id, action=None)
+    migrant = get_migrant_or_404(referral.migrant_id, action=None, for_change=True)
     if request.method == "GET":
         form.fill_from(referral)
         return render_template("referrals/form.html", form=form, migrant=migrant, referral=referral)

@@ -34,7 +34,7 @@ def _already_saved(model, token):
 @bp.route("/cases/<int:migrant_id>/visits/new", methods=["GET", "POST"])
 @roles_required(*CASE_ROLES)
 def new_visit(migrant_id: int):
-    migrant = get_migrant_or_404(migrant_id, action=None)
+    migrant = get_migrant_or_404(migrant_id, action=None, for_change=True)
     if migrant.merged_into_id:
         abort(404)
     form = VisitForm(restricted=can_see_restricted(migrant))

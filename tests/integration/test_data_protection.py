@@ -264,6 +264,11 @@ def test_erasure_on_request_respects_the_legal_hold(client, make_user, make_migr
     ).all() == [None]
     assert _audit_count(migrant.id, "migrant.anonymised") == 1
     assert _audit_count(migrant.id, "migrant.legal_hold_set") == 1
+    # An anonymised profile can be read as statistics but no longer changed or found.
+    assert "was anonymised" in client.get(url).get_data(as_text=True)
+    for path in ("/edit", "/visits/new", "/merge"):
+        assert client.get(url + path).status_code == 404, path
+    assert f"/cases/{migrant.id}\"" not in client.get("/cases/").get_data(as_text=True)
 
 
 def test_record_of_processing_lists_every_table_for_admins(client, login_as):
