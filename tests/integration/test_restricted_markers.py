@@ -1,4 +1,4 @@
-"""Marker text in restricted fields reaches no page, file or log line of a user without the right."""
+"""Marker text in restricted fields reaches no page, file or log line of the unentitled."""
 
 import io
 import logging
