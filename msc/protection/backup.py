@@ -32,14 +32,7 @@ def _tool(name: str) -> str:
 def backup(out: Path) -> None:
     url = db.engine.url
     if url.get_backend_name() == "sqlite":
-        source = sqlite3.connect(url.database)
-        target = sqlite3.connect(out)
-        try:
-            with target:
-                source.backup(target)
-        finally:
-            source.close()
-            target.close()
+        _sqlite_copy(url.database, str(out))
     else:
         subprocess.run(  # noqa: S603  # nosec B603
             [_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={out}", _libpq_url(url)],
@@ -54,14 +47,7 @@ def restore(path: Path) -> None:
     db.session.remove()
     db.engine.dispose()  # no pooled connection may hold the old database open
     if url.get_backend_name() == "sqlite":
-        source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        target = sqlite3.connect(url.database)
-        try:
-            with target:
-                source.backup(target)
-        finally:
-            source.close()
-            target.close()
+        _sqlite_copy(f"file:{path}?mode=ro", url.database)
     else:
         subprocess.run(  # noqa: S603  # nosec B603
             [
@@ -76,6 +62,20 @@ def restore(path: Path) -> None:
             check=True,
             capture_output=True,
         )
+
+
+def _sqlite_copy(source_uri: str, target_path: str) -> None:
+    """SQLite's online backup: a consistent copy even while the application writes."""
+    source = sqlite3.connect(
+        source_uri if source_uri.startswith("file:") else f"file:{source_uri}", uri=True
+    )
+    target = sqlite3.connect(target_path)
+    try:
+        with target:
+            source.backup(target)
+    finally:
+        source.close()
+        target.close()
 
 
 def integrity_problems() -> list[str]:

@@ -14,14 +14,6 @@ from tests.browser.test_login_and_homes import log_in
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def totp_required(app):
-    saved = app.config["TOTP_REQUIRED_ROLES"]
-    app.config["TOTP_REQUIRED_ROLES"] = ["supervisor", "admin"]
-    yield
-    app.config["TOTP_REQUIRED_ROLES"] = saved
-
-
 def test_supervisor_enrols_and_handles_a_subject_access_request(
     page, make_user, make_migrant, check_accessibility, totp_required
 ):

@@ -17,14 +17,6 @@ from tests.fixtures.app import MSCClient
 from tests.fixtures.factories import PASSWORD, log_in
 
 
-@pytest.fixture
-def totp_required(app):
-    saved = app.config["TOTP_REQUIRED_ROLES"]
-    app.config["TOTP_REQUIRED_ROLES"] = ["supervisor", "admin"]
-    yield
-    app.config["TOTP_REQUIRED_ROLES"] = saved
-
-
 def _code(secret: str, steps_ahead: int = 0) -> str:
     return pyotp.TOTP(secret).at(time.time() + 30 * steps_ahead)
 
