@@ -93,4 +93,8 @@ def print_demo_logins():
     for username, what in demo_logins():
         click.echo(f"  {username:<18} {what}")
     click.echo("  (counsellor.<centre> and supervisor.<centre> exist for every centre)")
+    roles = ", ".join(current_app.config["TOTP_REQUIRED_ROLES"])
+    if roles:
+        click.echo(f"  Two-step login is required for: {roles}. At the first login they scan a")
+        click.echo("  code with an authenticator app (FreeOTP, Aegis, Google Authenticator).")
     click.echo("")
