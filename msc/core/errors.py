@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 import uuid
 
 from flask import render_template, request
@@ -11,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from sqlalchemy.exc import (
+    DBAPIError,
     DisconnectionError,
     IntegrityError,
     InterfaceError,
@@ -167,7 +169,23 @@ def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return handle_http_error(error)
     incident = new_incident_id()
-    log.exception("incident %s: unhandled error on %s %s", incident, request.method, request.path)
+    if isinstance(error, DBAPIError):
+        # The driver's message may quote values (PostgreSQL: "DETAIL: Key (username)=(...)");
+        # log the statement (its parameters are hidden), the error class, SQLSTATE and the stack.
+        log.error(
+            "incident %s: unhandled database error on %s %s (%s, sqlstate %s) in %s\n%s",
+            incident,
+            request.method,
+            request.path,
+            type(error.orig).__name__,
+            getattr(error.orig, "sqlstate", None),
+            error.statement,
+            "".join(traceback.format_tb(error.__traceback__)),
+        )
+    else:
+        log.exception(
+            "incident %s: unhandled error on %s %s", incident, request.method, request.path
+        )
     title, message = MESSAGES[500]
     return _error_page(500, title, message, incident)
 

@@ -76,16 +76,21 @@ def assert_503_with_logged_incident(response, caplog):
     assert f"incident {incident}: database unavailable" in caplog.text
 
 
+@pytest.mark.parametrize("kind", ["OperationalError", "InterfaceError"])
 def test_a_database_error_between_two_writes_answers_503_and_keeps_nothing(
-    app, client, login_as, caplog
+    app, client, login_as, caplog, kind
 ):
+    """OperationalError: the server went away or refused; InterfaceError: the driver's own
+    connection broke (PEP 249 names both)."""
     login_as(Role.COUNSELLOR)
     before = row_counts()
+
+    def fail(connection):
+        raise getattr(connection.dialect.loaded_dbapi, kind)("simulated: connection lost")
+
     with (
         caplog.at_level(logging.ERROR, logger="msc.errors"),
-        failing_statement(
-            app_engine(app), starts_with("INSERT INTO consent"), raise_operational_error
-        ) as fired,
+        failing_statement(app_engine(app), starts_with("INSERT INTO consent"), fail) as fired,
     ):
         response = post_registration(client, given_name="Fault", family_name="Injected")
     assert fired, "the registration never reached its consent rows"
@@ -118,12 +123,16 @@ def test_the_error_page_is_shown_even_when_every_statement_fails(app, client, lo
 
 
 def test_logged_database_errors_never_quote_the_values(app, client, make_user, caplog):
-    """A database error logged with its statement hides the parameters (they may be personal
-    data); here the login's username stands for them."""
+    """A database error is logged with its statement but without the values, neither the
+    parameters nor the driver's message that may quote them (they may be personal data);
+    here the login's username stands for them."""
     secret = "private-person-name-4711"
 
     def integrity_error(connection):
-        raise connection.dialect.loaded_dbapi.IntegrityError("simulated constraint")
+        # PostgreSQL's own message for a unique violation quotes the value.
+        raise connection.dialect.loaded_dbapi.IntegrityError(
+            f"duplicate key value violates unique constraint\nDETAIL: Key (username)=({secret})"
+        )
 
     token = client.csrf_token("/login")
     with (
@@ -137,6 +146,7 @@ def test_logged_database_errors_never_quote_the_values(app, client, make_user, c
         )
     assert response.status_code == 500
     assert "incident" in caplog.text and "IntegrityError" in caplog.text
+    assert "FROM user" in caplog.text.replace('"', "")  # the statement, for the developer
     assert secret not in caplog.text
 
 
