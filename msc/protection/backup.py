@@ -39,6 +39,7 @@ def backup(out: Path) -> None:
             check=True,
             capture_output=True,
         )
+    out.chmod(0o600)  # a backup is as sensitive as the database
 
 
 def restore(path: Path) -> None:

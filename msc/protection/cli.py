@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import subprocess  # nosec B404 (only for its error type)
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -41,7 +44,8 @@ def keys_rotate():
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def backup_command(out):
     """Write a consistent backup of the database (SQLite file, or pg_dump custom format)."""
-    backups.backup(out)
+    with _tool_errors():
+        backups.backup(out)
     audit.record("database.backup")
     db.session.commit()
     click.echo(f"backup written to {out} ({out.stat().st_size} bytes)")
@@ -55,7 +59,8 @@ def restore_command(path, yes):
     if not yes:
         target = db.engine.url.render_as_string()
         click.confirm(f"Replace every row of {target} with {path}?", abort=True)
-    backups.restore(path)
+    with _tool_errors():
+        backups.restore(path)
     problems = backups.integrity_problems()
     if problems:
         raise click.ClickException(f"the restored database is damaged: {problems[:5]}")
@@ -65,6 +70,18 @@ def restore_command(path, yes):
     for table, count in backups.row_counts().items():
         click.echo(f"{table}: {count}")
     click.echo(f"restored; {reapplied} anonymisations re-applied from the journal")
+
+
+@contextmanager
+def _tool_errors():
+    """pg_dump/pg_restore failures as a clear message instead of a traceback."""
+    try:
+        yield
+    except subprocess.CalledProcessError as error:
+        detail = (error.stderr or b"").decode(errors="replace").strip()
+        raise click.ClickException(f"{Path(error.cmd[0]).name} failed: {detail}") from None
+    except (RuntimeError, sqlite3.Error) as error:
+        raise click.ClickException(str(error)) from None
 
 
 COMMANDS = [retention_cli, keys_cli, backup_command, restore_command]

@@ -329,3 +329,14 @@ def test_restore_into_a_scratch_database_re_applies_later_erasures(
     finally:
         db.session.remove()
         drop()
+
+
+def test_a_backup_is_private_and_a_bad_restore_file_gives_a_clear_message(runner, tmp_path):
+    out = tmp_path / "b.bin"
+    assert runner.invoke(args=["msc", "backup", "--out", str(out)]).exit_code == 0
+    assert out.stat().st_mode & 0o077 == 0
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"not a backup at all")
+    result = runner.invoke(args=["msc", "restore", str(junk), "--yes"])
+    assert result.exit_code != 0
+    assert "Error:" in result.output and "Traceback" not in result.output
