@@ -3,9 +3,10 @@
     python bench/research_bench.py --profiles 100000 [--database-url postgresql+psycopg://...]
 
 Uses (or seeds) the same database as bench/cases_bench.py. For every catalogue table it times the
-whole release path for one table (reading the records, aggregating with all margins, primary and
-complementary suppression with the LP audit, rounding) and a plain GROUP BY that counts the
-finest cells, and prints both with their ratio. Figures, not a test.
+whole release path for one table, uncached (counting in SQL with every total and distinct
+persons, primary and complementary suppression with the interval audit, rounding: `build_table`)
+and a plain GROUP BY that counts the finest cells, and prints both with their ratio, and how the
+build splits into counting and protection. Figures, not a test.
 """
 
 from __future__ import annotations
@@ -107,11 +108,13 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=100_000)
     parser.add_argument("--database-url", default=os.environ.get("MSC_BENCH_DATABASE_URL"))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--tables", help="comma-separated table ids (default: all)")
     args = parser.parse_args()
     os.environ.setdefault("MSC_INSTANCE_PATH", str(RESULTS / "instance"))
     from msc import create_app
     from msc.core.db import db
-    from msc.research.catalogue import CATALOGUE
+    from msc.research.catalogue import CATALOGUE, research_connection
+    from msc.research.disclosure import protect
     from msc.research.package import Request, build_table
 
     url = database_for(args.profiles, args.database_url)
@@ -121,23 +124,40 @@ def main() -> None:
     with app.test_request_context():
         queries = raw_queries()
         request = Request(tuple(t.id for t in CATALOGUE), None, None, "year", "en")
-        for spec in CATALOGUE:
+        chosen = args.tables.split(",") if args.tables else [t.id for t in CATALOGUE]
+        for spec in [t for t in CATALOGUE if t.id in chosen]:
             raw = timed(lambda q=queries[spec.id]: db.session.execute(q).all(), args.repeat)
             protected = timed(lambda s=spec: build_table(s, request), args.repeat)
+            counted = {}
+
+            def count(s=spec, into=counted):
+                with research_connection() as connection:
+                    into["counts"] = s.counts(connection, None, None, "year", 10)
+
+            counting = timed(count, args.repeat)
+            protecting = timed(
+                lambda s=spec, c=counted: protect(s, c["counts"], 10, 5), args.repeat
+            )
             results[spec.id] = {
                 "raw_ms": round(raw, 1),
                 "protected_ms": round(protected, 1),
                 "ratio": round(protected / raw, 1) if raw else None,
+                "counting_ms": round(counting, 1),
+                "protection_ms": round(protecting, 1),
             }
     database = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     print(f"\n### Research tables, {args.profiles:,} profiles, {database}\n")
-    print("| table | raw GROUP BY ms | with disclosure control ms | ratio |")
-    print("| --- | ---: | ---: | ---: |")
-    for table_id, figures in results.items():
+    print(
+        "| table | raw GROUP BY ms | with disclosure control ms | ratio | counting | protection |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for table_id, f in results.items():
         print(
-            f"| {table_id} | {figures['raw_ms']} | {figures['protected_ms']} | {figures['ratio']} |"
+            f"| {table_id} | {f['raw_ms']} | {f['protected_ms']} | {f['ratio']} "
+            f"| {f['counting_ms']} | {f['protection_ms']} |"
         )
-    out = RESULTS / f"research-{database.lower()}-{args.profiles}.json"
+    suffix = "-" + "-".join(chosen) if args.tables else ""
+    out = RESULTS / f"research-{database.lower()}-{args.profiles}{suffix}.json"
     out.write_text(
         json.dumps({"database": database, "profiles": args.profiles, "results": results}, indent=2)
     )

@@ -69,6 +69,8 @@ class Settings:
     RESEARCH_INSTANCE_ID = "msc-demo"
     RESEARCH_SIGNING_KEY = ""  # base64 raw Ed25519 private key; development generates one
     RESEARCH_TRUSTED_KEYS = ""  # JSON {"key id": "base64 public key"} for the regional merge
+    # A read replica for research tables (SQLAlchemy bind "research"); empty: the primary.
+    RESEARCH_DATABASE_URL = ""
     MAX_CONTENT_LENGTH = 5 * 1024 * 1024  # uploads (CSV imports) and forms
     # Days after which a sent referral without an outcome is overdue, by category.
     REFERRAL_FOLLOW_UP_DAYS: dict = {
@@ -147,6 +149,9 @@ def load(name: str | None = None, environ: os._Environ | dict | None = None) -> 
         env_name = ENV_ALIASES.get(key, f"MSC_{key}")
         if env_name in environ:
             values[key] = _convert(environ[env_name], default, env_name)
+    if values.get("RESEARCH_DATABASE_URL"):  # research reads go to the replica's engine
+        binds = dict(values.get("SQLALCHEMY_BINDS") or {})
+        values["SQLALCHEMY_BINDS"] = {**binds, "research": values["RESEARCH_DATABASE_URL"]}
     return values
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
@@ -414,21 +415,28 @@ class Tally:
         self.additive = [j for j, d in enumerate(spec.dimensions) if d.additive]
         self.finest: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
         self.surplus: Counter = Counter()
+        self._memo: dict[tuple, list[tuple]] = {}
 
     def add(self, key: tuple, units: int, persons: int) -> None:
         cell = self.finest[key]
         cell[0] += units
         cell[1] += persons
 
-    def _totals(self, key: tuple) -> Iterator[tuple]:
-        """The key and every total above it along the additive dimensions."""
-        for size in range(len(self.additive) + 1):
-            for chosen in itertools.combinations(self.additive, size):
-                yield tuple(TOTAL if j in chosen else code for j, code in enumerate(key))
+    def _totals(self, key: tuple) -> list[tuple]:
+        """The key and every total above it along the additive dimensions (remembered: the
+        same few hundred keys come back for thousands of persons)."""
+        totals = self._memo.get(key)
+        if totals is None:
+            totals = self._memo[key] = [
+                tuple(TOTAL if j in chosen else code for j, code in enumerate(key))
+                for size in range(len(self.additive) + 1)
+                for chosen in itertools.combinations(self.additive, size)
+            ]
+        return totals
 
     def person_cells(self, keys: set[tuple]) -> None:
         if len(keys) > 1:
-            seen = Counter(total for key in keys for total in self._totals(key))
+            seen = Counter(itertools.chain.from_iterable(self._totals(key) for key in keys))
             self.surplus.update({total: n - 1 for total, n in seen.items() if n > 1})
 
     def counts(self) -> Counts:
@@ -450,16 +458,6 @@ class Tally:
             [list(values) for values in categories],
             {key: (units, persons) for key, (units, persons) in cells.items()},
         )
-
-
-def _correct_for_multi(tally: Tally, connection, base, columns, additive, cells_of) -> None:
-    """Read, person by person, the cells of the few whose records fall in more than one
-    combination of the additive dimensions, and correct the totals for them."""
-    varies = [sa.func.min(c) != sa.func.max(c) for c in additive]
-    several = sa.select(base.c.m).group_by(base.c.m).having(sa.or_(*varies))
-    query = sa.select(base.c.m, *columns).distinct().where(base.c.m.in_(several)).order_by(base.c.m)
-    for _person, rows in itertools.groupby(connection.execute(query), key=lambda row: row[0]):
-        tally.person_cells({cell for row in rows for cell in cells_of(tuple(row[1:]))})
 
 
 def _profiles_where(start, end):
@@ -522,10 +520,10 @@ occupation_sought_counts = _simple_profile_counts(
 
 
 def persons_destination_counts(connection, start, end, granularity, threshold) -> Counts:
-    """Destinations are not additive (a person may name several): each destination's cells come
-    from one GROUP BY over (person, destination) pairs, the total from one over persons, and
-    "other" (destinations named by fewer than k persons in all) from a COUNT(DISTINCT) over the
-    few persons who named a rare one."""
+    """Destinations are not additive (a person may name several). One GROUP BY over (person,
+    destination) pairs gives each destination's cells; the total counts each person once, and
+    "other" (destinations named by fewer than k persons in all) comes from a small read of the
+    persons who named a rare one."""
     dialect = connection.dialect.name
     created = Migrant.created_at
     person = [
@@ -534,33 +532,49 @@ def persons_destination_counts(connection, start, end, granularity, threshold) -
         Migrant.birth_year.label("b"),
     ]
     conditions = [*_profiles_where(start, end), Migrant.intention != "none"]
-    code = MigrantCode.code.label("d")
-    named = sa.select(code, *person).join(Migrant, Migrant.id == MigrantCode.migrant_id)
+    earlier = sa.orm.aliased(MigrantCode)
+    # SQLite: the same GROUP BY counts each person's first destination (no smaller code named;
+    # an index seek per row). PostgreSQL: a second GROUP BY over persons, which it runs faster.
+    first = ~(
+        sa.select(earlier.code)
+        .where(
+            earlier.migrant_id == MigrantCode.migrant_id,
+            earlier.kind == MigrantCode.DESTINATION,
+            earlier.code < MigrantCode.code,
+        )
+        .exists()
+    )
+    flag = sa.case((first, 1), else_=0) if dialect == "sqlite" else sa.literal_column("0")
+    named = sa.select(MigrantCode.code.label("d"), *person, flag.label("f")).join(
+        Migrant, Migrant.id == MigrantCode.migrant_id
+    )
     named = named.where(MigrantCode.kind == MigrantCode.DESTINATION, *conditions).subquery()
     by_code: dict[tuple, int] = defaultdict(int)
-    for destination, year, sex, birth_year, n in connection.execute(
-        sa.select(*named.c, sa.func.count()).group_by(*named.c)
+    for destination, year, sex, birth_year, n, firsts in connection.execute(
+        sa.select(
+            named.c.d, named.c.y, named.c.s, named.c.b, sa.func.count(), sa.func.sum(named.c.f)
+        ).group_by(named.c.d, named.c.y, named.c.s, named.c.b)
     ):
         band = age_band(birth_year, year)
         if band:
             by_code[(destination, sex, band)] += n
+            by_code[(TOTAL, sex, band)] += firsts
     people: dict[str, int] = defaultdict(int)
     for (destination, _sex, _band), n in by_code.items():
         people[destination] += n
-    rare = sorted(d for d, n in people.items() if n < threshold)
+    rare = sorted(d for d, n in people.items() if n < threshold and d != TOTAL)
     tally = Tally(TABLES["persons_destination"])
     for (destination, sex, band), n in by_code.items():
-        if destination not in rare:
+        if destination not in rare and n:
             tally.add((destination, sex, band), n, n)
-    has_destination = sa.select(MigrantCode.migrant_id).where(
-        MigrantCode.kind == MigrantCode.DESTINATION
-    )
-    queries = [(TOTAL, sa.select(*person).where(*conditions, Migrant.id.in_(has_destination)))]
+    named_one = sa.select(MigrantCode.migrant_id).where(MigrantCode.kind == MigrantCode.DESTINATION)
+    queries = []
+    if dialect != "sqlite":
+        queries.append((TOTAL, named_one))
     if rare:
-        rare_named = has_destination.where(MigrantCode.code.in_(rare))
-        queries.append((OTHER, sa.select(*person).where(*conditions, Migrant.id.in_(rare_named))))
-    for destination, query in queries:
-        base = query.subquery()
+        queries.append((OTHER, named_one.where(MigrantCode.code.in_(rare))))
+    for destination, who in queries:
+        base = sa.select(*person).where(*conditions, Migrant.id.in_(who)).subquery()
         for year, sex, birth_year, n in connection.execute(
             sa.select(*base.c, sa.func.count()).group_by(*base.c)
         ):
@@ -572,25 +586,22 @@ def persons_destination_counts(connection, start, end, granularity, threshold) -
 
 def visits_by_topic_counts(connection, start, end, granularity, threshold) -> Counts:
     """Visits by topic, period and country. Topics are not additive; a visit without topics
-    counts as "other". Persons: COUNT(DISTINCT) per finest cell, corrected in the totals for
-    those whose visits fall in several periods or countries."""
+    counts as "other". Three reads: one GROUP BY per topic cell (units, COUNT(DISTINCT) persons);
+    one per person, period and country without topics (the topic totals, and who visited in
+    more than one period or country); and the topic cells of those few, to correct the totals."""
     dialect = connection.dialect.name
-    topic = sa.func.coalesce(visit_topic.c.topic, "other")
-    record = (
+    any_visit = (
         sa.select(
             Visit.migrant_id.label("m"),
             _period_sql(Visit.occurred_at, granularity, dialect).label("p"),
             Centre.country_code.label("c"),
         )
         .join(Centre, Centre.id == Visit.centre_id)
-        .where(
-            Visit.migrant_id.in_(statistics_consent()),
-            *_in_range(Visit.occurred_at, _as_datetime(start), _as_datetime(end)),
-        )
+        .where(*_in_range(Visit.occurred_at, _as_datetime(start), _as_datetime(end)))
     )
-    exploded = record.add_columns(topic.label("t")).outerjoin(
-        visit_topic, visit_topic.c.visit_id == Visit.id
-    )
+    record = any_visit.where(Visit.migrant_id.in_(statistics_consent()))
+    topic = sa.func.coalesce(visit_topic.c.topic, "other").label("t")
+    exploded = record.add_columns(topic).outerjoin(visit_topic, visit_topic.c.visit_id == Visit.id)
     tally = Tally(TABLES["visits_by_topic"])
     base = exploded.subquery()
     for t, p, c, units, persons in connection.execute(
@@ -600,20 +611,30 @@ def visits_by_topic_counts(connection, start, end, granularity, threshold) -> Co
     ):
         tally.add((t, p, c), units, persons)
     visits = record.subquery()
-    for p, c, units, persons in connection.execute(
-        sa.select(visits.c.p, visits.c.c, sa.func.count(), _count_distinct(visits.c.m)).group_by(
-            visits.c.p, visits.c.c
+    places: dict[int, list[tuple]] = defaultdict(list)
+    for m, p, c, units in connection.execute(
+        sa.select(visits.c.m, visits.c.p, visits.c.c, sa.func.count()).group_by(
+            visits.c.m, visits.c.p, visits.c.c
         )
     ):
-        tally.add((TOTAL, p, c), units, persons)
-    _correct_for_multi(
-        tally,
-        connection,
-        base,
-        [base.c.t, base.c.p, base.c.c],
-        [base.c.p, base.c.c],
-        lambda row: [row, (TOTAL, *row[1:])],
-    )
+        tally.add((TOTAL, p, c), units, 1)
+        places[m].append((p, c))
+    several = sorted(m for m, cells in places.items() if len(cells) > 1)
+    del places
+    for chunk in range(0, len(several), 5000):  # bound parameters per statement are limited
+        people = several[chunk : chunk + 5000]  # consenting already: no need to ask again
+        detail = (
+            any_visit.add_columns(topic)
+            .outerjoin(visit_topic, visit_topic.c.visit_id == Visit.id)
+            .where(Visit.migrant_id.in_(people))
+            .subquery()
+        )
+        query = sa.select(*detail.c).distinct().order_by(detail.c.m)
+        for _person, rows in itertools.groupby(connection.execute(query), key=lambda r: r[0]):
+            cells = set()
+            for _m, p, c, t in rows:
+                cells.update([(t, p, c), (TOTAL, p, c)])
+            tally.person_cells(cells)
     return tally.counts()
 
 
@@ -681,11 +702,16 @@ def referrals_by_outcome_counts(connection, start, end, granularity, threshold) 
     )
     tally = Tally(TABLES["referrals_by_outcome"])
     dimensions = [base.c.k, base.c.o, base.c.p]
-    for k, o, p, units, persons in connection.execute(
-        sa.select(*dimensions, sa.func.count(), _count_distinct(base.c.m)).group_by(*dimensions)
+    # Referrals are few (a tenth of the visits): one GROUP BY per person and cell, and the
+    # persons who fall in several cells are found here.
+    cells_of: dict[int, list[tuple]] = defaultdict(list)
+    for m, k, o, p, units in connection.execute(
+        sa.select(base.c.m, *dimensions, sa.func.count()).group_by(base.c.m, *dimensions)
     ):
-        tally.add((k, o, p), units, persons)
-    _correct_for_multi(tally, connection, base, dimensions, dimensions, lambda row: [row])
+        tally.add((k, o, p), units, 1)
+        cells_of[m].append((k, o, p))
+    for cells in cells_of.values():
+        tally.person_cells(set(cells))
     return tally.counts()
 
 
