@@ -45,13 +45,13 @@ PAGES = ["case search", "case list", "case page", "save visit", "supervisor queu
 GOAL_P95_MS = 50
 
 
-def database_for(profiles: int, server_url: str | None) -> str:
+def database_for(profiles: int, server_url: str | None, name: str | None = None) -> str:
     """The benchmark database of this size (created empty when missing)."""
     if not server_url:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{RESULTS / f'bench-{profiles}.sqlite3'}"
+        return f"sqlite:///{RESULTS / ((name or f'bench-{profiles}') + '.sqlite3')}"
     server = sa.make_url(server_url)
-    name = f"msc_bench_{profiles}"
+    name = name or f"msc_bench_{profiles}"
     engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         exists = connection.scalar(
@@ -368,6 +368,9 @@ def main() -> None:
     )
     parser.add_argument("--profiles", type=int, default=100_000)
     parser.add_argument("--database-url", default=os.environ.get("MSC_BENCH_DATABASE_URL"))
+    parser.add_argument(
+        "--database-name", help="PostgreSQL database or SQLite file name (msc_bench_<N>, bench-<N>)"
+    )
     parser.add_argument("--users", type=int, default=20, help="people in the latency phase")
     parser.add_argument("--capacity-users", type=int, default=10, help="without pause")
     parser.add_argument("--seconds", type=int, default=60, help="length of each locust run")
@@ -378,7 +381,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     RESULTS.mkdir(parents=True, exist_ok=True)
 
-    url = database_for(args.profiles, args.database_url)
+    url = database_for(args.profiles, args.database_url, args.database_name)
     database = "postgresql" if url.startswith("postgresql") else "sqlite"
     seed_seconds = prepare(url, args.profiles)
     plan_path = RESULTS / f"plan-{args.profiles}-{database}.json"

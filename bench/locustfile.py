@@ -2,8 +2,9 @@
 
 Users of the three kinds the system has, in the proportions a national system sees:
 counsellors (search, case list, case page, save a visit), supervisors (the review queue) and
-researchers (a table preview). BENCH_PLAN names a JSON file that load_bench.py writes from the
-database: per centre the demo counsellor and supervisor, case ids and names to search for.
+one researcher (a table preview every 10-30 s). BENCH_PLAN names a JSON file that
+load_bench.py writes from the database: per centre the demo counsellor and supervisor, case ids
+and names to search for.
 BENCH_WAIT is "latency" (people who read what they get: 0.5-2 s between requests) or "zero"
 (no pause: to measure how many requests the server can answer). BENCH_FLOOR=1 asks only the
 minimal route of bench/floor_app.py.
@@ -197,7 +198,10 @@ class Supervisor(Person):
 
 
 class Researcher(Person):
-    weight = 1
+    # One researcher, who reads a table now and then: a preview runs disclosure control over the
+    # whole population (seconds, see research_bench.py) and would otherwise hold the workers.
+    fixed_count = 1
+    wait_time = between(10, 30)
 
     def pick_username(self) -> str:
         return PLAN.get("researcher", "")

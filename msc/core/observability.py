@@ -91,11 +91,17 @@ def json_handler(stream=None) -> logging.Handler:
 
 def _configure_log_format(app: Flask) -> None:
     """Production and other non-test runs write JSON; every root handler gets request ids."""
+    # Flask-Limiter's INFO line names the client's address (personal data); the request's own
+    # line (status 429) and the error page's incident line record the event without it.
+    logging.getLogger("flask-limiter").setLevel(logging.WARNING)
     root = logging.getLogger()
     for handler in root.handlers:
         if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
             handler.addFilter(RequestIdFilter())
-        if app.config["LOG_FORMAT"] == "json" and not app.testing:
+        # The plain stream handler of logging.basicConfig (configure_logging), not a subclass
+        # that another tool installed (pytest's capture keeps its own format).
+        json_wanted = app.config["LOG_FORMAT"] == "json" and not app.testing
+        if json_wanted and type(handler) is logging.StreamHandler:
             handler.setFormatter(JsonFormatter())
 
 

@@ -5,6 +5,12 @@ import json
 import logging
 import os
 import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -17,6 +23,7 @@ from tests.fixtures.app import create_scratch_database
 from tests.fixtures.factories import log_in
 
 TOKEN = "metrics-token-for-the-tests-0123456789"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -173,3 +180,54 @@ def test_readyz_answers_503_before_the_migrations_ran(tmp_path):
         with empty.app_context():
             db.engine.dispose()
         drop()
+
+
+def test_gunicorn_workers_add_up_their_metrics(database_url, tmp_path):
+    """A worker is replaced after every two requests (--max-requests 2): only prometheus_client's
+    multiprocess mode, which config/gunicorn.conf.py sets up, keeps the counts of them all."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def get(path: str, headers: dict | None = None) -> str:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310  http only
+            return response.read().decode()
+
+    env = dict(
+        os.environ,
+        MSC_ENV="testing",
+        MSC_DATABASE_URL=database_url,
+        MSC_INSTANCE_PATH=str(tmp_path),
+        MSC_METRICS_TOKEN=TOKEN,
+        MSC_BIND=f"127.0.0.1:{port}",
+        MSC_WORKERS="1",  # one at a time: each connection waits for the next worker, none is lost
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+    )
+    command = [str(Path(sys.executable).parent / "gunicorn"), "-c", "config/gunicorn.conf.py"]
+    command += ["--max-requests", "2", "--max-requests-jitter", "0", "wsgi:app"]
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _attempt in range(600):  # until the server listens (a minute at most)
+            try:
+                get("/healthz")
+                break
+            except OSError:
+                time.sleep(0.1)
+        for _ in range(4):
+            get("/healthz")
+        text = get("/internal/metrics", {"Authorization": f"Bearer {TOKEN}"})
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    counted = {
+        sample.labels["status"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "msc_http_requests"
+        for sample in family.samples
+        if sample.name.endswith("_total") and sample.labels["endpoint"] == "home.healthz"
+    }
+    # The first probe and four requests, answered by three processes in turn.
+    assert counted == {"200": 5.0}
