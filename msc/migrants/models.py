@@ -91,6 +91,14 @@ class Migrant(TimestampMixin, VersionedMixin, db.Model):
             postgresql_where=sa.text("merged_into_id IS NULL AND anonymised_at IS NULL"),
             sqlite_where=sa.text("merged_into_id IS NULL AND anonymised_at IS NULL"),
         ),
+        # Caseloads per counsellor and the "my cases" filter, read from the index alone.
+        sa.Index(
+            "ix_migrant_centre_counsellor_live",
+            "centre_id",
+            "counsellor_id",
+            postgresql_where=sa.text("merged_into_id IS NULL AND anonymised_at IS NULL"),
+            sqlite_where=sa.text("merged_into_id IS NULL AND anonymised_at IS NULL"),
+        ),
     )
 
     @property
@@ -172,3 +180,13 @@ class CaseSequence(db.Model):
     centre_id: Mapped[int] = mapped_column(sa.ForeignKey("centre.id"), primary_key=True)
     year: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, autoincrement=False)
     last_value: Mapped[int] = mapped_column(sa.Integer)
+
+
+def live_profiles_of(centre_id: int) -> list:
+    """Conditions for a centre's live profiles: not merged away, not anonymised (the partial
+    indexes of Migrant carry the same predicate, so queries with these conditions can use them)."""
+    return [
+        Migrant.centre_id == centre_id,
+        Migrant.merged_into_id.is_(None),
+        Migrant.anonymised_at.is_(None),
+    ]

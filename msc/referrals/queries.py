@@ -16,7 +16,7 @@ from msc.core.access import get_scoped_or_404
 from msc.core.codelists import codelist
 from msc.core.db import db
 from msc.core.i18n import country_name
-from msc.migrants.models import Migrant, MigrantCode
+from msc.migrants.models import Migrant, MigrantCode, live_profiles_of
 from msc.referrals.models import Channel, LocalOption, Referral, ReferralEvent
 from msc.referrals.workflow import OPEN_STATES
 from msc.visits.queries import TimelineEvent
@@ -239,7 +239,7 @@ def figures(centre_id: int, week_start, month_start) -> dict:
     open_cases = dict(
         db.session.execute(
             sa.select(Migrant.counsellor_id, sa.func.count())
-            .where(Migrant.centre_id == centre_id, Migrant.merged_into_id.is_(None))
+            .where(*live_profiles_of(centre_id))
             .group_by(Migrant.counsellor_id)
         ).all()
     )
