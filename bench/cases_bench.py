@@ -27,12 +27,13 @@ RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
 
 
-def database_for(profiles: int, server_url: str | None) -> str:
+def database_for(profiles: int, server_url: str | None, name: str | None = None) -> str:
+    """The benchmark database of that size (created empty on PostgreSQL when missing)."""
     if not server_url:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{RESULTS / f'bench-{profiles}.sqlite3'}"
+        return f"sqlite:///{RESULTS / ((name or f'bench-{profiles}') + '.sqlite3')}"
     server = sa.make_url(server_url)
-    name = f"msc_bench_{profiles}"
+    name = name or f"msc_bench_{profiles}"
     engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         exists = connection.scalar(

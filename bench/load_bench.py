@@ -45,24 +45,6 @@ PAGES = ["case search", "case list", "case page", "save visit", "supervisor queu
 GOAL_P95_MS = 50
 
 
-def database_for(profiles: int, server_url: str | None, name: str | None = None) -> str:
-    """The benchmark database of this size (created empty when missing)."""
-    if not server_url:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{RESULTS / ((name or f'bench-{profiles}') + '.sqlite3')}"
-    server = sa.make_url(server_url)
-    name = name or f"msc_bench_{profiles}"
-    engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        exists = connection.scalar(
-            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-        )
-        if not exists:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return server.set(database=name).render_as_string(hide_password=False)
-
-
 def flask_env(url: str) -> dict:
     """Seeding and migrations run in testing settings, as the other benchmarks' seeding does:
     field encryption then uses the key derived from the testing secret (see server_env)."""
@@ -380,6 +362,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     RESULTS.mkdir(parents=True, exist_ok=True)
+    from bench.cases_bench import database_for  # the same benchmark databases
 
     url = database_for(args.profiles, args.database_url, args.database_name)
     database = "postgresql" if url.startswith("postgresql") else "sqlite"
