@@ -86,15 +86,15 @@ def _keys() -> list[tuple[str, bytes]]:
     return keys
 
 
+def current_key_id() -> str:
+    return _keys()[0][0]
+
+
 def encrypt(plaintext: str, context: str) -> str:
     key_id, key = _keys()[0]
     nonce = os.urandom(12)
     sealed = AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), context.encode())
     return f"{PREFIX}:{key_id}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
-
-
-def key_id_of(stored: str) -> str:
-    return stored.split(":", 2)[1]
 
 
 def decrypt(stored: str, context: str) -> str:

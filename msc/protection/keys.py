@@ -18,7 +18,7 @@ def rotate() -> dict[str, int]:
     Runs in batches of committed transactions, so it can be interrupted and run again (a value
     already under the current key is skipped). Blind indexes are recomputed with the new key.
     """
-    current = crypto.key_id_of(crypto.encrypt("", "probe"))
+    current = crypto.current_key_id()
     columns_by_table = defaultdict(list)
     for column in crypto.encrypted_columns(db.metadata):
         columns_by_table[column.table].append(column)

@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from msc.core import audit
+from msc.core.crypto import EncryptedJSON
 from msc.core.db import db, utcnow
 from msc.migrants.models import Migrant
 from msc.protection.inventory import COARSEN, anonymisation_plan
@@ -34,7 +35,7 @@ def _cleared(column: sa.Column, action: str, row_id_expr):
         return sa.literal("ANON-") + sa.cast(row_id_expr, sa.String)
     if action == COARSEN or column.nullable:
         return None  # residence region coarsened to the country, which is kept
-    if isinstance(column.type, sa.JSON) or column.name == "protection_indicators":
+    if isinstance(column.type, sa.JSON | EncryptedJSON):
         return []
     return ""
 
