@@ -54,6 +54,7 @@ test: $(VENV)/.installed-test compile-translations
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -r msc -ll
+	bash .ci/pip-audit
 
 migrations-check: $(VENV)/.installed-test
 	bash .ci/check-migrations

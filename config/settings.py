@@ -66,6 +66,7 @@ class Settings:
     # Research tables: threshold k (distinct persons; never below 5), rounding base, instance id.
     RESEARCH_THRESHOLD = 10
     RESEARCH_ROUNDING_BASE = 5
+    RESEARCH_CACHE_SECONDS = 900  # previews and the report show tables computed this recently
     RESEARCH_INSTANCE_ID = "msc-demo"
     RESEARCH_SIGNING_KEY = ""  # base64 raw Ed25519 private key; development generates one
     RESEARCH_TRUSTED_KEYS = ""  # JSON {"key id": "base64 public key"} for the regional merge
@@ -115,6 +116,7 @@ class TestingSettings(Settings):
     # switch them on for themselves.
     TOTP_REQUIRED_ROLES: list = []
     RATELIMIT_ENABLED = False
+    RESEARCH_CACHE_SECONDS = 0  # tests see each change at once; the cache's own test sets it
     # Fast hashes keep the suite quick; production parameters are tested on their own.
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024

@@ -71,7 +71,7 @@ def supervisor():
         centre=_own_centre(),
         follow_ups=due_follow_ups(current_user.centre_id, today, None),
         overdue=overdue(current_user.centre_id, today),
-        waiting=queue(current_user.centre_id, now=now)[:10],
+        waiting=db.session.scalars(queue(current_user.centre_id, now=now).limit(10)).all(),
         figures=figures(current_user.centre_id, week_start, month_start),
         today=today,
     )

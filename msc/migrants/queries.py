@@ -17,12 +17,14 @@ from msc.core import audit
 from msc.core.access import get_scoped_or_404
 from msc.core.db import db
 from msc.core.roles import Role
-from msc.migrants.models import Migrant, MigrantCode
+from msc.migrants.models import Migrant, MigrantCode, live_profiles_of
 from msc.migrants.names import search_key
 from msc.migrants.operations import PHONE_MATCH_DIGITS, phone_index
 
 CASE_NUMBER = re.compile(r"^[A-Z]{2}-[A-Z0-9-]+-\d{4}-\d{1,6}$", re.IGNORECASE)
 NAME_SCORE_MIN = 80  # rapidfuzz ratio (0-100) a name word must reach to match a typed word
+NAME_MATCHES_SHOWN = 100  # a name search shows the best matches, up to this many
+DUPLICATE_CANDIDATES = 50  # names most like a new registration's that the duplicate check scores
 
 
 def get_migrant_or_404(
@@ -91,6 +93,7 @@ class SearchPage:
     page: int
     per_page: int
     scores: dict = field(default_factory=dict)
+    more: bool = False  # a name search found more matches than it shows (NAME_MATCHES_SHOWN)
 
     @property
     def pages(self) -> int:
@@ -183,30 +186,35 @@ def _page_by_name(conditions: list, key: str, sort: str, page: int, per_page: in
     words = key.split()
     if not words:
         return SearchPage([], 0, page, per_page)
-    # Candidates come from the trigram index (name_candidates); rapidfuzz then scores each word
-    # for spelling and typos.
-    candidates = name_candidates(words)
-    rows = db.session.execute(
-        sa.select(
-            Migrant.id,
-            Migrant.name_key,
-            Migrant.updated_at,
-            Migrant.family_name_latin,
-            Migrant.case_number,
-        ).where(*name_index_first(conditions), candidates)
-    ).all()
+    # The name index gives the candidates most like the typed name (best_name_matches); rapidfuzz
+    # then scores each typed word for spelling and typos. A name search shows the best
+    # NAME_MATCHES_SHOWN: a common family name alone would otherwise match thousands of people,
+    # whom nobody pages through, and fetching them all made a search slow at national scale.
+    statement = sa.select(
+        Migrant.id,
+        Migrant.name_key,
+        Migrant.updated_at,
+        Migrant.family_name_latin,
+        Migrant.case_number,
+    ).where(*name_index_first(conditions))
+    # Twice as many candidates as are shown: the index orders by likeness to the whole name, the
+    # score by the weakest word, so a few candidates do not reach the score.
+    rows = db.session.execute(best_name_matches(statement, key, 2 * NAME_MATCHES_SHOWN)).all()
     scored = []
     for row in rows:
         score = name_score(words, row.name_key.split())
         if score >= NAME_SCORE_MIN:
             scored.append((score, row))
+    scored.sort(key=lambda item: (-item[0], item[1].name_key, item[1].id))
+    more = len(scored) > NAME_MATCHES_SHOWN
+    scored = scored[:NAME_MATCHES_SHOWN]
     order = {
-        "relevance": lambda item: (-item[0], item[1].name_key),
         "name": lambda item: (item[1].family_name_latin.lower(), item[1].id),
         "case": lambda item: item[1].case_number,
         "updated": lambda item: (-item[1].updated_at.timestamp(), item[1].id),
     }
-    scored.sort(key=order.get(sort, order["relevance"]))
+    if sort in order:
+        scored.sort(key=order[sort])
     chosen = scored[(page - 1) * per_page : page * per_page]
     by_id = {
         m.id: m
@@ -220,21 +228,22 @@ def _page_by_name(conditions: list, key: str, sort: str, page: int, per_page: in
         page,
         per_page,
         scores={row.id: round(score) for score, row in chosen},
+        more=more,
     )
 
 
 # --- the name index ------------------------------------------------------------------------
 
-# Database objects of the name index that are not models (see the migration
-# 41e687dc7463): the PostgreSQL trigram index, and SQLite's FTS5 table with its shadow tables.
-NAME_INDEX = "ix_migrant_name_key_trgm"
+# Database objects of the name index that are not models (see the migrations 41e687dc7463 and
+# 5c1f0e9a7b21): the PostgreSQL trigram index, and SQLite's FTS5 table with its shadow tables.
+NAME_INDEX = "ix_migrant_centre_name_trgm"
 NAME_FTS = "migrant_name_fts"
 
 
-# pg_trgm's word similarity a name word must reach to be a candidate; the score (name_score), not
-# this threshold, decides what is shown. The default, 0.6, misses a five-letter name with its first
-# letter wrong ("narko" for "marko": 0.5); 0.4 would also find "jdlena" for "jelena" (0.43) but
-# makes the index return half as many rows again at a million profiles (bench/, README).
+# pg_trgm's word similarity the typed name must reach with a stretch of a profile's name to be a
+# candidate; the score (name_score), not this threshold, decides what is shown. The default, 0.6,
+# misses a five-letter name with its first letter wrong ("narko" for "marko": 0.5); lower, the
+# nearest-neighbour scan of a rare name walks further through the centre's names for nothing.
 WORD_SIMILARITY_THRESHOLD = 0.5
 
 
@@ -257,16 +266,25 @@ def include_name(name: str | None, type_: str, _parent_names: dict) -> bool:
     return True
 
 
-def name_candidates(words: list[str]) -> sa.ColumnElement[bool]:
-    """Profiles that may match every typed word, found through the trigram index, not a scan.
+def best_name_matches(statement: sa.Select, key: str, limit: int) -> sa.Select:
+    """The statement narrowed to profiles whose name may match the typed key, through the index.
 
-    PostgreSQL: `name_key %> word` (pg_trgm word similarity, at least 0.6 by default) is
-    answered by the GIN index. SQLite: the FTS5 trigram table is asked for names that contain a
-    piece of each word (fts5_query). Both find a typo in a word's first letters, which a prefix
-    cannot. The score that decides (name_score) is computed afterwards, in Python.
+    PostgreSQL: the GiST trigram index on (centre, name) gives the centre's names in order of
+    word similarity to the whole key (`<->>`, a nearest-neighbour scan), the `limit` nearest
+    above pg_trgm's threshold, so the work does not grow with how common a name is; word order
+    does not matter, and a typo anywhere, even in a first letter, is found. SQLite: the FTS5
+    trigram table gives the names that contain a piece of each word (fts5_query); it has no
+    similarity order, so every match is returned and the caller's score ranks them. The score
+    that decides (name_score) is computed afterwards, in Python. The statement's conditions
+    must include live_profiles_of's: the PostgreSQL index covers live profiles only.
     """
+    words = key.split()
     if db.session.get_bind().dialect.name == "postgresql":
-        return sa.and_(*[Migrant.name_key.op("%>")(word) for word in words])
+        return (
+            statement.where(Migrant.name_key.op("%>")(key))
+            .order_by(Migrant.name_key.op("<->>")(key))
+            .limit(limit)
+        )
     long_words = [word for word in words if len(word) >= 3]
     # FTS5 trigrams cannot find a piece shorter than three letters: one- and two-letter words
     # fall back to a prefix of a name word, checked on the rows the index found.
@@ -276,10 +294,10 @@ def name_candidates(words: list[str]) -> sa.ColumnElement[bool]:
         if len(word) < 3
     ]
     if not long_words:
-        return sa.and_(*short)
+        return statement.where(*short)
     match = sa.text(f"{NAME_FTS} MATCH :fts_query").bindparams(fts_query=fts5_query(long_words))
     matches = sa.select(sa.column("rowid")).select_from(sa.table(NAME_FTS)).where(match)
-    return sa.and_(Migrant.id.in_(matches.scalar_subquery()), *short)
+    return statement.where(Migrant.id.in_(matches.scalar_subquery()), *short)
 
 
 def name_index_first(conditions: list) -> list:
@@ -354,14 +372,12 @@ def likely_duplicates(
         return []
     statement = (
         sa.select(Migrant)
-        .where(
-            *name_index_first([Migrant.centre_id == centre_id, Migrant.merged_into_id.is_(None)])
-        )
-        .where(name_candidates(words))
+        .where(*name_index_first(live_profiles_of(centre_id)))
         .options(selectinload(Migrant.codes))
     )
     if exclude_id:
         statement = statement.where(Migrant.id != exclude_id)
+    statement = best_name_matches(statement, key, DUPLICATE_CANDIDATES)
     year = birth_date.year if birth_date else birth_year
     found = []
     for migrant in db.session.scalars(statement):

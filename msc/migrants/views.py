@@ -121,15 +121,16 @@ def case(migrant_id: int):
     migrant = get_migrant_or_404(migrant_id, action=None)
     # One audit row per read; it says whether the restricted fields were shown.
     restricted = can_see_restricted(migrant)
+    merged_into_id = migrant.merged_into_id  # read before the commit expires the profile
     audit.record("migrant.viewed", migrant, fields=["restricted"] if restricted else None)
     db.session.commit()  # the audited read is kept whatever happens next
-    if migrant.merged_into_id:
+    if merged_into_id:
         flash(_("This profile was merged into another one."), "info")
-        return redirect(url_for("migrants.case", migrant_id=migrant.merged_into_id))
+        return redirect(url_for("migrants.case", migrant_id=merged_into_id))
     from msc.referrals.queries import suggestions
     from msc.visits.queries import follow_ups_for, timeline
 
-    migrant = load_profile(migrant.id)
+    migrant = load_profile(migrant_id)
     events = timeline(migrant)
     centre = db.session.get(Centre, migrant.centre_id)
     return render_template(

@@ -42,6 +42,7 @@ RETENTION = {
     "reference": _l("Kept while in use; holds no personal data"),
     "release": _l("Kept as the ledger of research releases"),
     "aggregate": _l("Kept; anonymous counts only"),
+    "cache": _l("Replaced when older than the research cache period; published counts only"),
 }
 
 COMMON = {
@@ -285,6 +286,13 @@ INVENTORY: dict[str, TableEntry] = {
         centre_id=(OP, KEEP),
         ip=(ID, KEEP),
         fields=(OP, KEEP),
+    ),
+    "research_table_cache": _t(
+        _l("Research tables lately computed for previews, after disclosure control"),
+        "cache",
+        key=(OP, KEEP),
+        computed_at=(OP, KEEP),
+        rows=(ST, KEEP),
     ),
     "research_release": _t(
         _l("Ledger of research packages released"),

@@ -75,6 +75,12 @@ class LocalOption(TimestampMixin, VersionedMixin, db.Model):
     )
 
 
+# Referrals the supervisor must look at: submitted, or sent without review (needs_review). The
+# review queue states it in this literal form so that the planner can match the partial index
+# (a bound parameter would hide the value from a generic plan).
+AWAITING_REVIEW_SQL = sa.text("status = 'submitted' OR needs_review")
+
+
 class Referral(TimestampMixin, VersionedMixin, db.Model):
     __tablename__ = "referral"
 
@@ -119,6 +125,20 @@ class Referral(TimestampMixin, VersionedMixin, db.Model):
     def target_name(self) -> str:
         target = self.partner or self.channel or self.local_option
         return getattr(target, "name", None) or getattr(target, "title", "")
+
+
+# The supervisor's review queue, in its order (queries.queue): a centre's referrals awaiting
+# review, those sent without review first, then oldest first. The index gives the order, so a
+# page of the queue reads only its rows.
+sa.Index(
+    "ix_referral_review_queue",
+    Referral.centre_id,
+    Referral.needs_review.desc(),
+    Referral.submitted_at,
+    Referral.id,
+    postgresql_where=AWAITING_REVIEW_SQL,
+    sqlite_where=AWAITING_REVIEW_SQL,
+)
 
 
 class ReferralEvent(db.Model):

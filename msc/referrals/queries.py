@@ -136,6 +136,11 @@ def referral_timeline(migrant: Migrant) -> list[TimelineEvent]:
     return [TimelineEvent("referral", r.created_at, r) for r in referrals]
 
 
+def awaiting_review() -> sa.ColumnElement[bool]:
+    """Submitted, or sent without review: the predicate of the queue's partial index."""
+    return sa.or_(Referral.status == sa.literal_column("'submitted'"), Referral.needs_review)
+
+
 def queue(
     centre_id: int,
     category: str = "",
@@ -143,14 +148,12 @@ def queue(
     urgency: str = "",
     waiting_days: int | None = None,
     now=None,
-) -> list[Referral]:
-    """Submitted referrals of the centre, oldest first, and urgent ones awaiting review first."""
+) -> sa.Select:
+    """Referrals of the centre awaiting review, those sent without review first, then oldest
+    first: a statement, which the queue page pages and the home page cuts to a few."""
     statement = (
         sa.select(Referral)
-        .where(
-            Referral.centre_id == centre_id,
-            sa.or_(Referral.status == "submitted", Referral.needs_review),
-        )
+        .where(Referral.centre_id == centre_id, awaiting_review())
         .options(
             joinedload(Referral.migrant),
             joinedload(Referral.created_by),
@@ -168,15 +171,12 @@ def queue(
         statement = statement.where(Referral.urgency == urgency)
     if waiting_days and now is not None:
         statement = statement.where(Referral.submitted_at <= now - timedelta(days=waiting_days))
-    return list(db.session.scalars(statement.limit(200)))
+    return statement
 
 
 def queue_count(centre_id: int) -> int:
     return db.session.scalar(
-        sa.select(sa.func.count(Referral.id)).where(
-            Referral.centre_id == centre_id,
-            sa.or_(Referral.status == "submitted", Referral.needs_review),
-        )
+        sa.select(sa.func.count()).where(Referral.centre_id == centre_id, awaiting_review())
     )
 
 

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
@@ -15,6 +24,7 @@ from msc.core.access import roles_required
 from msc.core.codelists import codelist
 from msc.core.db import db, writes_on_read
 from msc.core.forms import submission_token
+from msc.core.pagination import page_number, paginate
 from msc.core.roles import Role
 from msc.core.timezones import local_now, local_today
 from msc.migrants.queries import get_migrant_or_404, load_profile
@@ -236,7 +246,7 @@ def review_queue():
         counsellor_id = int(request.args.get("counsellor", "") or 0) or None
     except ValueError:
         waiting = counsellor_id = None
-    items = queue(
+    statement = queue(
         current_user.centre_id,
         request.args.get("category", ""),
         counsellor_id,
@@ -244,6 +254,7 @@ def review_queue():
         waiting,
         local_now(),
     )
+    page = paginate(statement, page_number(), current_app.config["PAGE_SIZE"])
     counsellors = db.session.execute(
         sa.select(User.id, User.full_name)
         .where(User.centre_id == current_user.centre_id, User.role == Role.COUNSELLOR)
@@ -251,7 +262,7 @@ def review_queue():
     ).all()
     return render_template(
         "referrals/queue.html",
-        items=items,
+        page=page,
         counsellors=counsellors,
         args=request.args,
         category_choices=codelist("referral_category").choices(),

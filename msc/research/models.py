@@ -43,3 +43,16 @@ def record_release(
     db.session.add(release)
     audit.record(f"research.{kind}", release, user_id=user_id)
     return release
+
+
+class ResearchTableCache(db.Model):
+    """Protected tables computed lately for the previews and the report (research/cache.py).
+
+    Only what disclosure control lets out: codes, published values and statuses.
+    """
+
+    __tablename__ = "research_table_cache"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rows: Mapped[list] = mapped_column(sa.JSON)

@@ -17,10 +17,10 @@ from msc.core.access import roles_required
 from msc.core.db import db
 from msc.core.roles import Role
 from msc.research.audit import audit_package
+from msc.research.cache import protected_rows
 from msc.research.catalogue import CATALOGUE, TABLES
-from msc.research.disclosure import table_rows
 from msc.research.models import record_release
-from msc.research.package import Request, build_package, build_table, code_label
+from msc.research.package import Request, build_package, code_label
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +66,11 @@ def preview(table_id: str):
     if spec is None:
         abort(404)
     parsed = parse_request((table_id,))
-    table = build_table(spec, parsed)
-    rows = table_rows(table)
+    rows, computed_at = protected_rows(spec, parsed)
     labels = {
-        (d.id, code): code_label(d.id, d.codelist, code)
-        for j, d in enumerate(spec.dimensions)
-        for code in [*table.categories[j], "_T"]
+        (d.id, row[d.id]): code_label(d.id, d.codelist, row[d.id])
+        for d in spec.dimensions
+        for row in rows
     }
     first = spec.dimensions[0].id
     chart = [
@@ -89,7 +88,7 @@ def preview(table_id: str):
         labels=labels,
         chart=chart,
         parsed=parsed,
-        table=table,
+        computed_at=computed_at,
     )
 
 
@@ -155,10 +154,11 @@ REPORT_TABLES = [
 def report():
     parsed = parse_request(tuple(REPORT_TABLES))
     sections = []
+    computed = []
     for table_id in REPORT_TABLES:
         spec = TABLES[table_id]
-        table = build_table(spec, parsed)
-        rows = table_rows(table)
+        rows, computed_at = protected_rows(spec, parsed)
+        computed.append(computed_at)
         first = spec.dimensions[0]
         chart = [
             (code_label(first.id, first.codelist, r[first.id]), r["OBS_VALUE"] or 0)
@@ -176,7 +176,9 @@ def report():
                 "suppressed": sum(1 for r in rows if r["CONF_STATUS"] != "F"),
             }
         )
-    return render_template("research/report.html", sections=sections, parsed=parsed)
+    return render_template(
+        "research/report.html", sections=sections, parsed=parsed, computed_at=min(computed)
+    )
 
 
 @bp.route("/merge", methods=["GET", "POST"])

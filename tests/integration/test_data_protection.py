@@ -268,7 +268,7 @@ def test_erasure_on_request_respects_the_legal_hold(client, make_user, make_migr
     assert "was anonymised" in client.get(url).get_data(as_text=True)
     for path in ("/edit", "/visits/new", "/merge"):
         assert client.get(url + path).status_code == 404, path
-    assert f"/cases/{migrant.id}\"" not in client.get("/cases/").get_data(as_text=True)
+    assert f'/cases/{migrant.id}"' not in client.get("/cases/").get_data(as_text=True)
 
 
 def test_record_of_processing_lists_every_table_for_admins(client, login_as):

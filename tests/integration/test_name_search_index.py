@@ -9,7 +9,7 @@ from msc.core.db import db
 from msc.core.roles import Role
 from msc.migrants.models import Migrant
 from msc.migrants.names import search_key
-from msc.migrants.queries import fts5_query
+from msc.migrants.queries import NAME_INDEX, fts5_query
 from tests.integration.test_search_and_visits import case_links
 
 SYLLABLES = ["ko", "va", "pe", "tro", "mi", "la", "ni", "sto", "ja", "bu", "ra", "zi", "ste", "fu"]
@@ -97,13 +97,14 @@ def test_name_search_uses_the_trigram_index_not_a_scan(client, login_as, make_mi
     assert statements, "the search sent no statement through the name index"
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         if connection.dialect.name == "postgresql":
-            # Statistics, and the GIN index's pending list merged, as autovacuum does in time.
             connection.exec_driver_sql("VACUUM ANALYZE migrant")
             for statement, parameters in statements:
                 plan = "\n".join(
                     connection.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars()
                 )
-                assert "ix_migrant_name_key_trgm" in plan, plan
+                # A nearest-neighbour scan of the centre's names: the index gives the order too.
+                assert f"Index Scan using {NAME_INDEX}" in plan, plan
+                assert "Order By: ((name_key)::text <->>" in plan, plan
                 assert "Seq Scan on migrant" not in plan, plan
         else:
             for statement, parameters in statements:
@@ -112,3 +113,30 @@ def test_name_search_uses_the_trigram_index_not_a_scan(client, login_as, make_mi
                 assert re.search(r"SCAN migrant_name_fts VIRTUAL TABLE", plan), plan
                 assert not re.search(r"\bSCAN migrant\b", plan), plan  # no scan of profiles
                 assert "SEARCH migrant USING INTEGER PRIMARY KEY" in plan, plan
+
+
+def test_a_common_name_shows_the_best_matches_and_says_there_are_more(
+    client, login_as, make_migrant, monkeypatch
+):
+    monkeypatch.setattr("msc.migrants.queries.NAME_MATCHES_SHOWN", 3)
+    counsellor = login_as(Role.COUNSELLOR)
+    exact = make_migrant(counsellor, given_name="Marko", family_name="Petrović")
+    others = [
+        make_migrant(counsellor, given_name=g, family_name="Petrović")
+        for g in ("Ana", "Ivan", "Jelena", "Milan")
+    ]
+
+    def shown(query: str) -> tuple[list[str], str]:
+        html = client.get("/cases/", query_string={"q": query}).get_data(as_text=True)
+        return re.findall(r'href="/cases/(\d+)"', html), html
+
+    links, html = shown("Petrovic Marko")
+    assert links[0] == str(exact.id)  # the best match first
+    links, html = shown("Petrovic")
+    assert len(links) == 3
+    assert "The best 3 matches" in html
+    assert set(links) <= {str(m.id) for m in [exact, *others]}
+    # Narrowed, the same search shows everyone it finds and no such message.
+    links, html = shown("Petrovic Ivan")
+    assert links == [str(others[1].id)]
+    assert "The best" not in html

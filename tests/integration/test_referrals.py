@@ -281,7 +281,7 @@ def test_suggestions_say_why_they_match(app, make_user, make_migrant, make_direc
 
 
 def test_queue_filters_and_fixed_queries(
-    app, make_user, make_migrant, make_directory, count_queries
+    app, make_user, make_migrant, make_directory, count_queries, monkeypatch
 ):
     counsellor, _s, migrant, (partner, channel, _o), c = setup_case(
         app, make_user, make_migrant, make_directory
@@ -300,6 +300,16 @@ def test_queue_filters_and_fixed_queries(
         html = c["supervisor"].get("/referrals/queue").get_data(as_text=True)
     assert many() == few()
     assert html.count(migrant.case_number) == 9
+    assert "9 referrals waiting" in html
+    # Pages of the queue, oldest first: the same queries for every page.
+    monkeypatch.setitem(app.config, "PAGE_SIZE", 5)
+    with count_queries() as first_page:
+        html = c["supervisor"].get("/referrals/queue").get_data(as_text=True)
+    assert html.count(migrant.case_number) == 5 and "Page 1 of 2" in html
+    with count_queries() as second_page:
+        html = c["supervisor"].get("/referrals/queue?page=2").get_data(as_text=True)
+    assert html.count(migrant.case_number) == 4 and "Page 2 of 2" in html
+    assert first_page() == second_page() == few()
     filtered = (
         c["supervisor"].get("/referrals/queue?category=legal_migration").get_data(as_text=True)
     )

@@ -353,3 +353,51 @@ def test_the_command_line_and_the_web_give_the_same_package(
         "/research/package.zip?table=persons_category&table=walk_ins&from=2020-01&to=2030-12"
     ).data
     assert web == out.read_bytes()
+
+
+def test_previews_show_a_recent_snapshot_and_downloads_count_afresh(
+    app, client, login_as, make_user, make_migrant, monkeypatch
+):
+    import msc.research.cache as cache
+    from msc.core.db import db
+    from msc.research.models import ResearchTableCache
+
+    monkeypatch.setitem(app.config, "RESEARCH_CACHE_SECONDS", 900)
+    computed = []
+    real_build_table = cache.build_table
+    monkeypatch.setattr(
+        cache,
+        "build_table",
+        lambda spec, req: computed.append(spec.id) or real_build_table(spec, req),
+    )
+    counsellor = make_user(Role.COUNSELLOR)
+    for _ in range(12):
+        make_migrant(counsellor, category="returnee")
+    login_as(Role.RESEARCHER)
+
+    first = client.get("/research/tables/persons_category").get_data(as_text=True)
+    assert "Figures as of" in first and computed == ["persons_category"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ResearchTableCache)) == 1
+    for _ in range(8):  # 20 returnees now: the published total moves from 10 to 20
+        make_migrant(counsellor, category="returnee")
+    again = client.get("/research/tables/persons_category").get_data(as_text=True)
+    assert computed == ["persons_category"]  # the snapshot, not a new count
+    assert again == first
+    # Another period is another table.
+    client.get("/research/tables/persons_category?period=month")
+    assert computed == ["persons_category", "persons_category"]
+    # A download is a release: always counted afresh, with the new people.
+    package = zipfile.ZipFile(
+        io.BytesIO(client.get("/research/package.zip?table=persons_category").data)
+    )
+    csv_text = package.read("data/persons_category.csv").decode()
+    assert any(line.startswith("_T,_T,_T,20,F,") for line in csv_text.splitlines())
+    # Once the snapshot is older than the cache period, the preview counts again.
+    db.session.execute(
+        sa.update(ResearchTableCache).values(
+            computed_at=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+        )
+    )
+    db.session.commit()
+    client.get("/research/tables/persons_category")
+    assert computed.count("persons_category") == 3

@@ -1,0 +1,66 @@
+"""Previews and the report show a table computed in the last few minutes.
+
+Counting a table over a national population and auditing its suppression takes seconds of both
+cores; researchers open the same tables again and again while counsellors work. Statistics are
+released from a snapshot anyway, so a preview shows the protected table computed less than
+RESEARCH_CACHE_SECONDS ago, with the time it was computed. Releases (the zip, the XLSX, the
+command-line export) are always computed afresh, audited and recorded in the ledger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from msc.core.db import db, utcnow
+from msc.research.catalogue import TableSpec
+from msc.research.disclosure import MIN_THRESHOLD, table_rows
+from msc.research.models import ResearchTableCache
+from msc.research.package import Request, build_table
+
+
+def cache_key(spec: TableSpec, request: Request) -> str:
+    """Everything that changes a protected table's published rows (not the language: rows hold
+    codes, labels are added when shown)."""
+    config = current_app.config
+    parts = {
+        "table": spec.id,
+        "from": request.start.isoformat() if request.start else None,
+        "to": request.end.isoformat() if request.end else None,
+        "period": request.granularity,
+        "threshold": max(config["RESEARCH_THRESHOLD"], MIN_THRESHOLD),
+        "rounding": config["RESEARCH_ROUNDING_BASE"],
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def protected_rows(spec: TableSpec, request: Request) -> tuple[list[dict], datetime]:
+    """The table's published rows (disclosure control applied) and when they were computed."""
+    seconds = current_app.config["RESEARCH_CACHE_SECONDS"]
+    key = cache_key(spec, request)
+    now = utcnow()
+    if seconds > 0:
+        cached = db.session.get(ResearchTableCache, key)
+        if cached is not None and now - cached.computed_at < timedelta(seconds=seconds):
+            return cached.rows, cached.computed_at
+    rows = table_rows(build_table(spec, request))
+    if seconds > 0:
+        _store(key, now, rows)
+    return rows, now
+
+
+def _store(key: str, computed_at: datetime, rows: list[dict]) -> None:
+    """Replace the cached rows in a transaction of its own, so that the view's session keeps no
+    write lock while it renders. Two workers computing the same table at once: one wins."""
+    table = ResearchTableCache.__table__
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(sa.delete(table).where(table.c.key == key))
+            connection.execute(sa.insert(table).values(key=key, computed_at=computed_at, rows=rows))
+    except IntegrityError:
+        pass
