@@ -80,6 +80,10 @@ def demo_data(profiles, if_empty):
     started = time.monotonic()
     made = load_demo_data(profiles=profiles, progress=lambda message: click.echo(f"  {message}"))
     db.session.commit()
+    # Statistics for the planner after a bulk load: SQLite never gathers them by itself (without
+    # them it walks a centre's list index to find one phone number), PostgreSQL only later.
+    db.session.execute(sa.text("ANALYZE"))
+    db.session.commit()
     click.echo(f"demo data loaded in {time.monotonic() - started:.0f} s")
     click.echo(", ".join(f"{count} {name}" for name, count in made.items()))
 
