@@ -20,6 +20,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed
+
 # Locales translated by people; sr_Cyrl is generated from sr_Latn.
 TRANSLATED_LOCALES := sq sr_Latn mk bs ru az fa
 
@@ -64,7 +68,7 @@ migrations-check: $(VENV)/.installed-test
 BENCH_PROFILES ?= 100000
 BENCH_DATABASES ?= sqlite postgresql
 BENCH_ARGS ?=
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed-bench compile-translations
 	@for database in $(BENCH_DATABASES); do \
 	  if [ $$database = postgresql ]; then \
 	    url=$${MSC_BENCH_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}; \
