@@ -136,9 +136,12 @@ def referral_timeline(migrant: Migrant) -> list[TimelineEvent]:
     return [TimelineEvent("referral", r.created_at, r) for r in referrals]
 
 
-def awaiting_review() -> sa.ColumnElement[bool]:
-    """Submitted, or sent without review: the predicate of the queue's partial index."""
-    return sa.or_(Referral.status == sa.literal_column("'submitted'"), Referral.needs_review)
+def awaiting_review() -> sa.TextClause:
+    """Submitted, or sent without review: the predicate of the queue's partial index
+    (models.AWAITING_REVIEW_SQL), written as the index writes it, so that both planners see that
+    the index holds every row asked for (SQLAlchemy would send `needs_review = 1` to SQLite,
+    which SQLite does not match to the index)."""
+    return sa.text("(referral.status = 'submitted' OR referral.needs_review)")
 
 
 def queue(

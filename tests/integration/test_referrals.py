@@ -323,6 +323,40 @@ def test_queue_filters_and_fixed_queries(
     assert list_many() == list_few()
 
 
+def test_the_review_queue_and_its_count_read_the_queue_index(
+    app, make_user, make_migrant, make_directory
+):
+    _c, _s, migrant, (_p, channel, _o), c = setup_case(app, make_user, make_migrant, make_directory)
+    act(
+        c["counsellor"],
+        create_referral(c["counsellor"], migrant, f"channel:{channel.id}"),
+        "submit",
+    )
+    sent = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _executemany):
+        if "FROM referral" in statement and "needs_review" in statement:
+            sent.append((statement, parameters))
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", capture)
+    try:
+        assert c["supervisor"].get("/referrals/queue").status_code == 200
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", capture)
+    assert len(sent) >= 2  # the page and its count
+    with db.engine.connect() as connection:
+        for statement, parameters in sent:
+            if connection.dialect.name == "postgresql":
+                # A handful of rows would be read without an index; the point is that the query
+                # matches the partial index's predicate, so the planner may use it.
+                connection.exec_driver_sql("SET enable_seqscan = off")
+                plan = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars()
+            else:
+                rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+                plan = (row[-1] for row in rows)
+            assert "ix_referral_review_queue" in "\n".join(plan), statement
+
+
 def test_csv_import_reports_rejected_rows_and_updates_on_reimport(
     app, make_user, client, make_region
 ):
