@@ -67,10 +67,9 @@ def preview(table_id: str):
         abort(404)
     parsed = parse_request((table_id,))
     rows, computed_at = protected_rows(spec, parsed)
+    codes = {(d.id, d.codelist, row[d.id]) for d in spec.dimensions for row in rows}
     labels = {
-        (d.id, row[d.id]): code_label(d.id, d.codelist, row[d.id])
-        for d in spec.dimensions
-        for row in rows
+        (dimension, code): code_label(dimension, names, code) for dimension, names, code in codes
     }
     first = spec.dimensions[0].id
     chart = [
