@@ -6,7 +6,9 @@
 
 1. The database (bench/results/bench-<N>.sqlite3, or the PostgreSQL database msc_bench_<N>) is
    migrated to head and, when empty, seeded with `flask msc demo-data --profiles N` (timed).
-2. gunicorn serves it with config/gunicorn.conf.py on a free port, in production settings.
+2. `flask msc research refresh` computes every research preview, as the research server's
+   schedule does in production (--cold-previews skips it), and gunicorn serves the database
+   with config/gunicorn.conf.py on a free port, in production settings.
 3. locust (headless) runs the mix of bench/locustfile.py twice: "latency", people who pause
    between requests (median and p95 per page), and "capacity", no pause (throughput).
 4. The same server runs bench/floor_app.py, a route that does nothing: the framework's floor.
@@ -79,6 +81,19 @@ def prepare(url: str, profiles: int) -> float | None:
     seconds = time.perf_counter() - started
     print(f"seeded in {seconds:.0f} s", flush=True)
     return seconds
+
+
+def refresh_previews(url: str) -> float:
+    """What the research server's schedule does in production (`flask msc research refresh`,
+    README): every table's preview computed ahead, so that the researcher in the mix reads them
+    as researchers do between refreshes. Returns the seconds it took."""
+    env = flask_env(url)
+    env["MSC_RESEARCH_CACHE_SECONDS"] = "900"
+    started = time.perf_counter()
+    subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", "msc", "research", "refresh"], env=env, check=True
+    )
+    return time.perf_counter() - started
 
 
 def make_plan(url: str, path: Path, per_centre: int = 200) -> dict:
@@ -339,6 +354,13 @@ def markdown(result: dict) -> str:
             f"Seeding with `flask msc demo-data --profiles {result['profiles']}`: "
             f"{result['seed_seconds']:.0f} s."
         )
+    if result.get("preview_refresh_seconds") is not None:
+        lines.append(
+            "Research previews refreshed before the run, as the schedule does in production "
+            f"(`flask msc research refresh`): {result['preview_refresh_seconds']:.0f} s."
+        )
+    else:
+        lines.append("Research previews cold: the researcher's first look at each table counts it.")
     if result.get("research"):
         lines += ["", result["research"]]
     return "\n".join(lines) + "\n"
@@ -359,6 +381,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, help="gunicorn workers (config default if unset)")
     parser.add_argument("--no-floor", action="store_true")
     parser.add_argument("--no-research", action="store_true")
+    parser.add_argument(
+        "--cold-previews",
+        action="store_true",
+        help="do not refresh the research previews first: the researcher computes each table",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -369,6 +396,7 @@ def main() -> None:
     seed_seconds = prepare(url, args.profiles)
     plan_path = RESULTS / f"plan-{args.profiles}-{database}.json"
     make_plan(url, plan_path)
+    refresh_seconds = None if args.cold_previews else refresh_previews(url)
 
     token = secrets.token_urlsafe(32)
     env = server_env(url, free_port(), token)
@@ -418,6 +446,7 @@ def main() -> None:
         "capacity_users": args.capacity_users,
         "seconds": args.seconds,
         "seed_seconds": seed_seconds,
+        "preview_refresh_seconds": refresh_seconds,
         "latency": latency,
         "capacity": capacity,
         "floor": floor,

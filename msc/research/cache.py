@@ -3,8 +3,10 @@
 Counting a table over a national population and auditing its suppression takes seconds of both
 cores; researchers open the same tables again and again while counsellors work. Statistics are
 released from a snapshot anyway, so a preview shows the protected table computed less than
-RESEARCH_CACHE_SECONDS ago, with the time it was computed. Releases (the zip, the XLSX, the
-command-line export) are always computed afresh, audited and recorded in the ledger.
+RESEARCH_CACHE_SECONDS ago, with the time it was computed. `flask msc research refresh`, run
+every few minutes by the research server's scheduler, keeps every table's preview computed, off the
+counsellors' request path. Releases (the zip, the XLSX, the command-line export) are always
+computed afresh, audited and recorded in the ledger.
 """
 
 from __future__ import annotations
@@ -48,10 +50,17 @@ def protected_rows(spec: TableSpec, request: Request) -> tuple[list[dict], datet
         cached = db.session.get(ResearchTableCache, key)
         if cached is not None and now - cached.computed_at < timedelta(seconds=seconds):
             return cached.rows, cached.computed_at
-    rows = table_rows(build_table(spec, request))
     if seconds > 0:
-        _store(key, now, rows)
-    return rows, now
+        return refresh(spec, request), now
+    return table_rows(build_table(spec, request)), now
+
+
+def refresh(spec: TableSpec, request: Request) -> list[dict]:
+    """Count and protect the table now and keep it for the previews (`flask msc research
+    refresh`, run on a schedule, does this for every table so that no researcher waits)."""
+    rows = table_rows(build_table(spec, request))
+    _store(cache_key(spec, request), utcnow(), rows)
+    return rows
 
 
 def _store(key: str, computed_at: datetime, rows: list[dict]) -> None:

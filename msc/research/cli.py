@@ -1,4 +1,4 @@
-"""`flask msc research export|audit`."""
+"""`flask msc research export|refresh|merge|key|audit`."""
 
 from __future__ import annotations
 
@@ -61,6 +61,37 @@ def export(out, tables, start, end, period, locale):
     record_release("export", data, wanted, parameters, None)
     db.session.commit()
     click.echo(f"wrote {out}: {len(wanted)} tables, audit passed")
+
+
+@research_cli.command("refresh")
+@click.option(
+    "--period",
+    "periods",
+    default="year",
+    help="Periods to compute, separated by commas: year, quarter, month (default: year).",
+)
+def refresh_previews(periods):
+    """Compute every catalogue table for the previews and the report (run it on a schedule more
+    often than MSC_RESEARCH_CACHE_SECONDS, on the server that reads the research replica)."""
+    import time
+
+    from msc.research.cache import refresh
+
+    wanted = [p.strip() for p in periods.split(",") if p.strip()]
+    unknown = [p for p in wanted if p not in ("year", "quarter", "month")]
+    if unknown or not wanted:
+        raise click.BadParameter(
+            f"unknown period(s): {', '.join(unknown)}; known: year, quarter, month"
+        )
+    if current_app.config["RESEARCH_CACHE_SECONDS"] <= 0:
+        raise click.UsageError(
+            "MSC_RESEARCH_CACHE_SECONDS is 0: previews are not kept, nothing to do"
+        )
+    for period in wanted:
+        for table_id in all_tables():
+            started = time.monotonic()
+            refresh(TABLES[table_id], Request((table_id,), None, None, period))
+            click.echo(f"{table_id} by {period}: {time.monotonic() - started:.1f} s")
 
 
 def trusted_keys(path: str | None) -> dict[str, str]:

@@ -401,3 +401,33 @@ def test_previews_show_a_recent_snapshot_and_downloads_count_afresh(
     db.session.commit()
     client.get("/research/tables/persons_category")
     assert computed.count("persons_category") == 3
+
+
+def test_scheduled_refresh_computes_every_preview_ahead(
+    app, data_app, runner, client, login_as, make_user, make_migrant, monkeypatch
+):
+    import msc.research.cache as cache
+    from msc.core.db import db
+    from msc.research.catalogue import CATALOGUE
+    from msc.research.models import ResearchTableCache
+
+    refused = runner.invoke(args=["msc", "research", "refresh"])
+    assert refused.exit_code != 0 and "MSC_RESEARCH_CACHE_SECONDS is 0" in refused.output
+    # The command runs in the test's own application context (data_app), the pages in `app`.
+    monkeypatch.setitem(data_app.config, "RESEARCH_CACHE_SECONDS", 900)
+    monkeypatch.setitem(app.config, "RESEARCH_CACHE_SECONDS", 900)
+    populate(make_user, make_migrant, 12)
+    bad = runner.invoke(args=["msc", "research", "refresh", "--period", "decade"])
+    assert bad.exit_code != 0 and "unknown period" in bad.output
+    result = runner.invoke(args=["msc", "research", "refresh", "--period", "year,quarter"])
+    assert result.exit_code == 0, result.output
+    assert "persons_registered by quarter" in result.output
+    stored = db.session.scalar(sa.select(sa.func.count()).select_from(ResearchTableCache))
+    assert stored == 2 * len(CATALOGUE)
+    computed = []
+    monkeypatch.setattr(cache, "build_table", lambda *a: computed.append(a) or None)
+    login_as(Role.RESEARCHER)
+    for table in CATALOGUE:
+        assert client.get(f"/research/tables/{table.id}?period=quarter").status_code == 200
+    assert client.get("/research/report").status_code == 200
+    assert computed == []  # every preview and the report came from the refresh
