@@ -119,6 +119,8 @@ class Referral(TimestampMixin, VersionedMixin, db.Model):
     __table_args__ = (
         sa.Index("ix_referral_centre_status", "centre_id", "status", "submitted_at"),
         sa.Index("ix_referral_centre_due", "centre_id", "status", "due_on"),
+        # The referral list: a centre's referrals, last changed first (read backwards).
+        sa.Index("ix_referral_centre_updated", "centre_id", "updated_at", "id"),
     )
 
     @property

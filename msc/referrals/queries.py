@@ -206,9 +206,8 @@ def overdue(centre_id: int, today: date, created_by_id: int | None = None) -> li
     return list(db.session.scalars(statement))
 
 
-def referral_list(
-    centre_id: int, status: str = "", mine: bool = False, limit: int = 200
-) -> list[Referral]:
+def referral_list(centre_id: int, status: str = "", mine: bool = False) -> sa.Select:
+    """The centre's referrals, last changed first (a statement: the list page pages it)."""
     statement = (
         sa.select(Referral)
         .where(Referral.centre_id == centre_id)
@@ -219,7 +218,6 @@ def referral_list(
             joinedload(Referral.local_option),
         )
         .order_by(Referral.updated_at.desc(), Referral.id.desc())
-        .limit(limit)
     )
     if status == "open":
         statement = statement.where(Referral.status.in_(OPEN_STATES))
@@ -227,7 +225,7 @@ def referral_list(
         statement = statement.where(Referral.status == status)
     if mine:
         statement = statement.where(Referral.created_by_id == current_user.id)
-    return list(db.session.scalars(statement))
+    return statement
 
 
 def figures(centre_id: int, week_start, month_start) -> dict:

@@ -227,7 +227,11 @@ def index():
     mine = request.args.get("mine") == "1"
     return render_template(
         "referrals/index.html",
-        referrals=referral_list(current_user.centre_id, status if status != "all" else "", mine),
+        page=paginate(
+            referral_list(current_user.centre_id, status if status != "all" else "", mine),
+            page_number(),
+            current_app.config["PAGE_SIZE"],
+        ),
         overdue=overdue(
             current_user.centre_id,
             local_today(),
