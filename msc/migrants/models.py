@@ -10,6 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from msc.core.crypto import EncryptedJSON, EncryptedText
 from msc.core.db import TimestampMixin, UTCDateTime, VersionedMixin, db
 
+# A profile still in use: not merged into another, not anonymised. The predicate of the partial
+# indexes below; live_profiles_of states it as conditions that imply it.
+LIVE_PROFILE_SQL = sa.text("merged_into_id IS NULL AND anonymised_at IS NULL")
+
 
 class Migrant(TimestampMixin, VersionedMixin, db.Model):
     __tablename__ = "migrant"
@@ -88,16 +92,16 @@ class Migrant(TimestampMixin, VersionedMixin, db.Model):
             "ix_migrant_centre_live_updated",
             "centre_id",
             "updated_at",
-            postgresql_where=sa.text("merged_into_id IS NULL AND anonymised_at IS NULL"),
-            sqlite_where=sa.text("merged_into_id IS NULL AND anonymised_at IS NULL"),
+            postgresql_where=LIVE_PROFILE_SQL,
+            sqlite_where=LIVE_PROFILE_SQL,
         ),
         # Caseloads per counsellor and the "my cases" filter, read from the index alone.
         sa.Index(
             "ix_migrant_centre_counsellor_live",
             "centre_id",
             "counsellor_id",
-            postgresql_where=sa.text("merged_into_id IS NULL AND anonymised_at IS NULL"),
-            sqlite_where=sa.text("merged_into_id IS NULL AND anonymised_at IS NULL"),
+            postgresql_where=LIVE_PROFILE_SQL,
+            sqlite_where=LIVE_PROFILE_SQL,
         ),
     )
 

@@ -44,15 +44,13 @@ def cache_key(spec: TableSpec, request: Request) -> str:
 def protected_rows(spec: TableSpec, request: Request) -> tuple[list[dict], datetime]:
     """The table's published rows (disclosure control applied) and when they were computed."""
     seconds = current_app.config["RESEARCH_CACHE_SECONDS"]
-    key = cache_key(spec, request)
     now = utcnow()
-    if seconds > 0:
-        cached = db.session.get(ResearchTableCache, key)
-        if cached is not None and now - cached.computed_at < timedelta(seconds=seconds):
-            return cached.rows, cached.computed_at
-    if seconds > 0:
-        return refresh(spec, request), now
-    return table_rows(build_table(spec, request)), now
+    if seconds <= 0:
+        return table_rows(build_table(spec, request)), now
+    cached = db.session.get(ResearchTableCache, cache_key(spec, request))
+    if cached is not None and now - cached.computed_at < timedelta(seconds=seconds):
+        return cached.rows, cached.computed_at
+    return refresh(spec, request), now
 
 
 def refresh(spec: TableSpec, request: Request) -> list[dict]:
