@@ -58,6 +58,17 @@ class ProtectedTable:
     equations: list[list[tuple]] = field(default_factory=list)  # [total, *parts]
     threshold: int = 10
     rounding_base: int = 5
+    _containing: dict | None = field(default=None, repr=False)
+
+    def equations_with(self, keys: set[tuple]) -> list[list[tuple]]:
+        """The equations that hold any of `keys`, in the table's order."""
+        if self._containing is None:
+            self._containing = defaultdict(list)
+            for n, equation in enumerate(self.equations):
+                for key in equation:
+                    self._containing[key].append(n)
+        numbers = sorted({n for key in keys for n in self._containing.get(key, ())})
+        return [self.equations[n] for n in numbers]
 
 
 def sort_code(code: str):
@@ -201,7 +212,7 @@ def _suppress_partner(table: ProtectedTable, key: tuple) -> bool:
     Returns whether anything was suppressed."""
     reach, done = {key}, False
     for step in range(len(table.equations)):
-        equations = [e for e in table.equations if reach & set(e)]
+        equations = table.equations_with(reach)
         if step == 0:  # the cell's own equations: a partner in each
             for equation in equations:
                 options = _candidates(table, equation)
@@ -292,12 +303,8 @@ def audit_intervals(
         point = system.solve(np.zeros(len(hidden)))  # any feasible point
         if point is None:
             return []
-    inner_low, inner_high = point.copy(), point.copy()
-    for key in open_cells:
-        down, up = _hypercube_reach(table, key, index, point, protection)
-        i = index[key]
-        inner_low[i] = min(inner_low[i], point[i] - down)
-        inner_high[i] = max(inner_high[i], point[i] + up)
+    down, up = _hypercube_reaches(table, index, point)
+    inner_low, inner_high = point - down, point + up
     # Many cells per linear program: push the unsettled cells up, down, then in random
     # directions, each within [point - protection, point + protection] so that none runs off
     # alone; every solution is one more feasible point. (Only a speed-up: the cells these
@@ -449,11 +456,12 @@ class _System:
             self._highs = _Highs()
             self._highs.setOptionValue("output_flag", False)
             self._highs.setOptionValue("presolve", "off")  # presolving would discard the basis
-            # Only the objective changes between solves, so the last basis stays primal
-            # feasible: primal simplex goes on from it (the default, dual simplex, first has to
-            # repair dual feasibility): 5 ms -> 1.4 ms a solve on persons_registered at 100,000
-            # profiles, the same suppression on every catalogue table.
-            self._highs.setOptionValue("simplex_strategy", 4)  # HiGHS: 4 = primal
+            # The first solve starts from nothing: dual simplex (HiGHS: 1) gets there in a third
+            # of primal's time. After it only the objective (and the box of a batch) changes, and
+            # primal simplex (4) goes on from the last basis: 5 ms -> 1.4 ms
+            # a solve on persons_registered at 100,000 profiles, the same suppression on every
+            # catalogue table.
+            self._highs.setOptionValue("simplex_strategy", 1)
             self._highs.passModel(program)
             self._optimal = highs.HighsModelStatus.kOptimal
             self._infinity = highs.kHighsInf
@@ -470,46 +478,68 @@ class _System:
             self._boxed = True
         solver.changeColsCost(n, columns, np.asarray(objective, dtype=float))
         solver.run()
+        solver.setOptionValue("simplex_strategy", 4)
         if solver.getModelStatus() != self._optimal:
             return None
         return np.array(solver.getSolution().col_value)
 
 
-def _hypercube_reach(
-    table: ProtectedTable, key: tuple, index: dict, point: np.ndarray, enough: float
-) -> tuple[float, float]:
-    """How far a feasible `point` can move the cell down and up along hypercubes of suppressed
-    cells (the directions of tau-ARGUS's hypercube method, Repsilber): pick in every additive
-    dimension a second code; the 2^n cells that combine the two codes of each dimension, all
-    suppressed, can move together by +t and -t so that every equation still holds (where one of
-    the two codes is the total, both cells move alike; else oppositely), as far as each cell
-    stays >= 0. Returns the best (down, up) found, stopping once they add up to `enough`."""
-    dimensions = [j for j, d in enumerate(table.spec.dimensions) if d.additive]
-    best = [0.0, 0.0]
-
-    def extend(chosen: list[tuple[int, str]], corners: list[tuple[tuple, int]]) -> bool:
-        """Corners so far (cell, sign); add one dimension at a time, pruning at once when a
-        corner is published. Returns True once enough is found."""
-        if len(chosen) == len(dimensions):
-            down = min((point[index[c]] for c, sign in corners if sign > 0), default=np.inf)
-            up = min((point[index[c]] for c, sign in corners if sign < 0), default=np.inf)
-            best[0], best[1] = max(best[0], down), max(best[1], up)
-            return best[0] + best[1] >= enough
-        j = dimensions[len(chosen)]
-        for code in [*table.categories[j], TOTAL]:
-            if code == key[j]:
-                continue
-            flip = 1 if TOTAL in (key[j], code) else -1
-            moved = [(c[:j] + (code,) + c[j + 1 :], sign * flip) for c, sign in corners]
-            if all(c in index for c, _sign in moved) and extend(
-                [*chosen, (j, code)], corners + moved
-            ):
-                return True
-        return False
-
-    if dimensions:
-        extend([], [(key, 1)])
-    return best[0], best[1]
+def _hypercube_reaches(
+    table: ProtectedTable, index: dict, point: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """How far a feasible `point` can move each suppressed cell down and up along hypercubes of
+    suppressed cells (the directions of tau-ARGUS's hypercube method, Repsilber): pick in every
+    additive dimension two codes; the 2^n cells that combine them, all suppressed, can move
+    together by +t and -t so that every equation still holds (where one of the two codes is
+    the total, both cells move alike; else oppositely), as far as each cell stays >= 0.
+    Every hypercube of the table at once, with numpy: per hypercube the least value among the
+    corners that move like the first one (P) and among the others (M); a corner moving like
+    the first can go down by P and up by M, the others the other way round. Returns, for every
+    suppressed cell (by `index`), the best down and up over the hypercubes it is a corner of."""
+    dimensions = table.spec.dimensions
+    best_down, best_up = np.zeros(len(index)), np.zeros(len(index))
+    additive = [j for j, d in enumerate(dimensions) if d.additive]
+    if not additive or not index:
+        return best_down, best_up
+    # Additive dimensions first, then the others (a hypercube keeps their codes).
+    order = additive + [j for j in range(len(dimensions)) if j not in additive]
+    codes = [[*table.categories[j], TOTAL] for j in order]
+    where = [{code: n for n, code in enumerate(values)} for values in codes]
+    values = np.full([len(c) for c in codes], np.nan)  # NaN: published, cannot move
+    position = np.zeros(values.shape, dtype=np.int64)
+    for key, i in index.items():
+        at = tuple(where[n][key[j]] for n, j in enumerate(order))
+        values[at], position[at] = point[i], i
+    plus, minus = values, np.full(values.shape, np.inf)
+    pairs, flips = [], []
+    for axis, axis_codes in enumerate(codes[: len(additive)]):
+        first, second = np.triu_indices(len(axis_codes), 1)
+        total = len(axis_codes) - 1  # TOTAL is the last code
+        flip = (first != total) & (second != total)  # both categories: they move oppositely
+        shape = [1] * values.ndim
+        shape[axis] = len(first)
+        flip = flip.reshape(shape)
+        plus_a, plus_b = plus.take(first, axis), plus.take(second, axis)
+        minus_a, minus_b = minus.take(first, axis), minus.take(second, axis)
+        plus, minus = (  # NaN spreads: a hypercube with a published corner is no direction
+            np.where(flip, np.minimum(plus_a, minus_b), np.minimum(plus_a, plus_b)),
+            np.where(flip, np.minimum(minus_a, plus_b), np.minimum(minus_a, minus_b)),
+        )
+        pairs.append((first, second))
+        flips.append(flip.ravel())
+    usable = np.nonzero(~(np.isnan(plus) | np.isnan(minus)))  # per axis, the usable hypercubes
+    plus, minus = plus[usable], minus[usable]
+    others = list(usable[len(additive) :])  # the codes kept along the other dimensions
+    for corner in itertools.product((0, 1), repeat=len(additive)):
+        at = [pairs[n][side][usable[n]] for n, side in enumerate(corner)]
+        opposite = np.zeros(len(plus), dtype=bool)
+        for n, side in enumerate(corner):
+            if side:
+                opposite ^= flips[n][usable[n]]
+        cells = position[tuple(at + others)]
+        np.maximum.at(best_down, cells, np.where(opposite, minus, plus))
+        np.maximum.at(best_up, cells, np.where(opposite, plus, minus))
+    return best_down, best_up
 
 
 def round_to_base(value: int, base: int) -> int:

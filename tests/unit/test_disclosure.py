@@ -107,8 +107,9 @@ def test_everyone_in_one_category_is_flagged():
     assert ("returned_migrant", "_T", "F") in flagged
 
 
-def linear_programs_for_every_cell(table, protection, published=None, slack=0.0):
-    """The audit by definition: two linear programs per primary cell (no short cuts)."""
+def feasible_intervals(table, published=None, slack=0.0):
+    """Every suppressed cell's least and greatest value given what is published: two linear
+    programs per cell."""
     import numpy as np
     from scipy.optimize import linprog
 
@@ -128,17 +129,27 @@ def linear_programs_for_every_cell(table, protection, published=None, slack=0.0)
                 published_cells += 1  # each known only to within ±slack
         rows += [row, -row]
         bounds += [constant + published_cells * slack, -(constant - published_cells * slack)]
-    weak = []
+    intervals = {}
     for key in hidden:
-        if table.cells[key].status != PRIMARY or not rows:
+        if not rows:
             continue
         objective = np.zeros(len(hidden))
         objective[index[key]] = 1.0
         low = linprog(objective, A_ub=np.array(rows), b_ub=bounds, method="highs")
         high = linprog(-objective, A_ub=np.array(rows), b_ub=bounds, method="highs")
-        if low.status == 0 and high.status == 0 and -high.fun - low.fun < protection - 1e-6:
-            weak.append(key)
-    return weak
+        if low.status == 0:
+            intervals[key] = (low.fun, -high.fun if high.status == 0 else np.inf)
+    return intervals
+
+
+def linear_programs_for_every_cell(table, protection, published=None, slack=0.0):
+    """The audit by definition: two linear programs per primary cell (no short cuts)."""
+    intervals = feasible_intervals(table, published, slack)
+    return [
+        key
+        for key, (low, high) in intervals.items()
+        if table.cells[key].status == PRIMARY and high - low < protection - 1e-6
+    ]
 
 
 @SETTINGS
@@ -176,18 +187,14 @@ def test_without_the_highs_model_linprog_gives_the_same_table(monkeypatch):
     assert table_rows(protect(SPEC, units_of(people), K, BASE)) == with_highs
 
 
-def test_the_interval_audit_agrees_with_linear_programs_on_a_four_way_table():
-    """Persons registered (period x country x sex x age band), as the first round sees it:
-    dozens of primary cells, many too narrow, with true and with rounded published values."""
+def registrations(count, seed=0):
+    """Persons registered (period x country x sex x age band): four additive dimensions."""
     import random
 
-    from msc.research import disclosure
     from msc.research.catalogue import AGE_BANDS
-    from msc.research.disclosure import _close_singletons, audit_intervals
 
-    spec = TABLES["persons_registered"]
-    rng = random.Random(0)
-    units = [
+    rng = random.Random(seed)
+    return [
         Unit(
             ("m", i),
             i,
@@ -200,8 +207,18 @@ def test_the_interval_audit_agrees_with_linear_programs_on_a_four_way_table():
                 rng.choice(AGE_BANDS)[0],
             ),
         )
-        for i in range(400)
+        for i in range(count)
     ]
+
+
+def test_the_interval_audit_agrees_with_linear_programs_on_a_four_way_table():
+    """Persons registered (period x country x sex x age band), as the first round sees it:
+    dozens of primary cells, many too narrow, with true and with rounded published values."""
+    from msc.research import disclosure
+    from msc.research.disclosure import _close_singletons, audit_intervals
+
+    spec = TABLES["persons_registered"]
+    units = registrations(400)
     table = protect(spec, units, K, BASE)
     for cell in table.cells.values():
         if cell.status == SECONDARY:
@@ -213,3 +230,22 @@ def test_the_interval_audit_agrees_with_linear_programs_on_a_four_way_table():
     assert audit_intervals(table, K, published, 2.0) == linear_programs_for_every_cell(
         table, K, published, 2.0
     )
+
+
+def test_hypercube_moves_stay_within_what_linear_programs_allow():
+    """The hypercubes only give feasible points: no cell moves further down or up along them
+    than its least and greatest feasible values, and they do move many cells."""
+    import numpy as np
+
+    from msc.research.disclosure import _hypercube_reaches
+
+    table = protect(TABLES["persons_registered"], registrations(400, seed=3), K, BASE)
+    hidden = [k for k, c in table.cells.items() if c.status != FREE]
+    index = {k: i for i, k in enumerate(hidden)}
+    point = np.array([table.cells[k].units for k in hidden], dtype=float)
+    down, up = _hypercube_reaches(table, index, point)
+    intervals = feasible_intervals(table)
+    for key, i in index.items():
+        low, high = intervals[key]
+        assert point[i] - down[i] >= low - 1e-6 and point[i] + up[i] <= high + 1e-6, key
+    assert np.count_nonzero(down + up) > len(hidden) / 4
