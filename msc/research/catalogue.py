@@ -30,6 +30,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects import postgresql
 
 from msc.centres.models import Centre
 from msc.core.db import db
@@ -587,8 +588,9 @@ def persons_destination_counts(connection, start, end, granularity, threshold) -
 def visits_by_topic_counts(connection, start, end, granularity, threshold) -> Counts:
     """Visits by topic, period and country. Topics are not additive; a visit without topics
     counts as "other". Three reads: one GROUP BY per topic cell (units, COUNT(DISTINCT) persons);
-    one per person, period and country without topics (the topic totals, and who visited in
-    more than one period or country); and the topic cells of those few, to correct the totals."""
+    one over persons, periods and countries without topics, summed in SQL (the topic totals)
+    except for the few persons who visited in more than one period or country; and the topic
+    cells of those few, to correct the totals."""
     dialect = connection.dialect.name
     any_visit = (
         sa.select(
@@ -610,23 +612,18 @@ def visits_by_topic_counts(connection, start, end, granularity, threshold) -> Co
         ).group_by(base.c.t, base.c.p, base.c.c)
     ):
         tally.add((t, p, c), units, persons)
-    visits = record.subquery()
     places: dict[int, list[tuple]] = defaultdict(list)
-    for m, p, c, units in connection.execute(
-        sa.select(visits.c.m, visits.c.p, visits.c.c, sa.func.count()).group_by(
-            visits.c.m, visits.c.p, visits.c.c
-        )
-    ):
-        tally.add((TOTAL, p, c), units, 1)
-        places[m].append((p, c))
-    several = sorted(m for m, cells in places.items() if len(cells) > 1)
+    for p, c, person, units, persons in connection.execute(_spread_over_cells(record)):
+        tally.add((TOTAL, p, c), int(units), persons)
+        if person is not None:
+            places[person].append((p, c))
+    several = sorted(places)
     del places
-    for chunk in range(0, len(several), 5000):  # bound parameters per statement are limited
-        people = several[chunk : chunk + 5000]  # consenting already: no need to ask again
+    for people in _batches(several, dialect):  # consenting already: no need to ask again
         detail = (
             any_visit.add_columns(topic)
             .outerjoin(visit_topic, visit_topic.c.visit_id == Visit.id)
-            .where(Visit.migrant_id.in_(people))
+            .where(_member(Visit.migrant_id, people, dialect))
             .subquery()
         )
         query = sa.select(*detail.c).distinct().order_by(detail.c.m)
@@ -636,6 +633,37 @@ def visits_by_topic_counts(connection, start, end, granularity, threshold) -> Co
                 cells.update([(t, p, c), (TOTAL, p, c)])
             tally.person_cells(cells)
     return tally.counts()
+
+
+def _spread_over_cells(records):
+    """`records` (columns m: the person, then the cell's columns) counted by cell: the number
+    of records and of persons, summed in the database for the persons who fall in one cell
+    only; a row per person and cell (the person in column "several") for the others, who need
+    inclusion-exclusion. Rows: *cell, several (None for the summed ones), records, persons."""
+    rows = records.subquery()
+    m, *cell = rows.c
+    per_person = sa.select(*rows.c, sa.func.count().label("n")).group_by(*rows.c).subquery()
+    spread = sa.select(
+        *per_person.c, sa.func.count().over(partition_by=per_person.c.m).label("k")
+    ).subquery()
+    cell = [spread.c[column.name] for column in cell]
+    several = sa.case((spread.c.k > 1, spread.c.m)).label("several")
+    return sa.select(*cell, several, sa.func.sum(spread.c.n), sa.func.count()).group_by(
+        *cell, several
+    )
+
+
+def _batches(ids: list, dialect: str) -> Iterator[list]:
+    """PostgreSQL takes any number of ids as one array; SQLite's bound parameters are limited."""
+    size = max(len(ids), 1) if dialect == "postgresql" else 5000
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _member(column, ids: list, dialect: str):
+    if dialect == "postgresql":  # one array parameter: thousands of parameters are slow to send
+        return column == sa.any_(sa.bindparam("ids", ids, type_=postgresql.ARRAY(sa.Integer)))
+    return column.in_(ids)
 
 
 def group_participants_counts(connection, start, end, granularity, threshold) -> Counts:
