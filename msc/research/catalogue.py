@@ -522,9 +522,10 @@ occupation_sought_counts = _simple_profile_counts(
 
 def persons_destination_counts(connection, start, end, granularity, threshold) -> Counts:
     """Destinations are not additive (a person may name several). One GROUP BY over (person,
-    destination) pairs gives each destination's cells; the total counts each person once, and
-    "other" (destinations named by fewer than k persons in all) comes from a small read of the
-    persons who named a rare one."""
+    destination) pairs gives each destination's cells and, grouped also by how many
+    destinations the person named (k), the total: the pairs of k-destination persons, summed
+    over destinations, are k times those persons. "Other" (destinations named by fewer than k
+    persons in all) comes from a small read of the persons who named a rare one."""
     dialect = connection.dialect.name
     created = Migrant.created_at
     person = [
@@ -533,33 +534,30 @@ def persons_destination_counts(connection, start, end, granularity, threshold) -
         Migrant.birth_year.label("b"),
     ]
     conditions = [*_profiles_where(start, end), Migrant.intention != "none"]
-    earlier = sa.orm.aliased(MigrantCode)
-    # SQLite: the same GROUP BY counts each person's first destination (no smaller code named;
-    # an index seek per row). PostgreSQL: a second GROUP BY over persons, which it runs faster.
-    first = ~(
-        sa.select(earlier.code)
-        .where(
-            earlier.migrant_id == MigrantCode.migrant_id,
-            earlier.kind == MigrantCode.DESTINATION,
-            earlier.code < MigrantCode.code,
-        )
-        .exists()
+    named_one = sa.select(MigrantCode.migrant_id).where(MigrantCode.kind == MigrantCode.DESTINATION)
+    named = (
+        named_one.add_columns(sa.func.count().label("k"))
+        .group_by(MigrantCode.migrant_id)
+        .subquery()
     )
-    flag = sa.case((first, 1), else_=0) if dialect == "sqlite" else sa.literal_column("0")
-    named = sa.select(MigrantCode.code.label("d"), *person, flag.label("f")).join(
-        Migrant, Migrant.id == MigrantCode.migrant_id
+    pairs = (
+        sa.select(MigrantCode.code.label("d"), *person, named.c.k)
+        .join(Migrant, Migrant.id == MigrantCode.migrant_id)
+        .join(named, named.c.migrant_id == Migrant.id)
+        .where(MigrantCode.kind == MigrantCode.DESTINATION, *conditions)
+        .subquery()
     )
-    named = named.where(MigrantCode.kind == MigrantCode.DESTINATION, *conditions).subquery()
     by_code: dict[tuple, int] = defaultdict(int)
-    for destination, year, sex, birth_year, n, firsts in connection.execute(
-        sa.select(
-            named.c.d, named.c.y, named.c.s, named.c.b, sa.func.count(), sa.func.sum(named.c.f)
-        ).group_by(named.c.d, named.c.y, named.c.s, named.c.b)
+    pairs_of: dict[tuple, int] = defaultdict(int)  # (sex, band, k) -> pairs
+    for destination, year, sex, birth_year, k, n in connection.execute(
+        sa.select(*pairs.c, sa.func.count()).group_by(*pairs.c)
     ):
         band = age_band(birth_year, year)
         if band:
             by_code[(destination, sex, band)] += n
-            by_code[(TOTAL, sex, band)] += firsts
+            pairs_of[(sex, band, k)] += n
+    for (sex, band, k), n in pairs_of.items():
+        by_code[(TOTAL, sex, band)] += n // k  # exactly divisible: k pairs per person
     people: dict[str, int] = defaultdict(int)
     for (destination, _sex, _band), n in by_code.items():
         people[destination] += n
@@ -568,20 +566,15 @@ def persons_destination_counts(connection, start, end, granularity, threshold) -
     for (destination, sex, band), n in by_code.items():
         if destination not in rare and n:
             tally.add((destination, sex, band), n, n)
-    named_one = sa.select(MigrantCode.migrant_id).where(MigrantCode.kind == MigrantCode.DESTINATION)
-    queries = []
-    if dialect != "sqlite":
-        queries.append((TOTAL, named_one))
     if rare:
-        queries.append((OTHER, named_one.where(MigrantCode.code.in_(rare))))
-    for destination, who in queries:
+        who = named_one.where(MigrantCode.code.in_(rare))
         base = sa.select(*person).where(*conditions, Migrant.id.in_(who)).subquery()
         for year, sex, birth_year, n in connection.execute(
             sa.select(*base.c, sa.func.count()).group_by(*base.c)
         ):
             band = age_band(birth_year, year)
             if band:
-                tally.add((destination, sex, band), n, n)
+                tally.add((OTHER, sex, band), n, n)
     return tally.counts()
 
 
