@@ -660,42 +660,47 @@ def _member(column, ids: list, dialect: str):
 
 
 def group_participants_counts(connection, start, end, granularity, threshold) -> Counts:
-    """Participants by topic and sex. Attendance lists are short (a few per cent of the visits),
-    so the attendees are read once, filtered in SQL, and tallied here: a person attending two
-    sessions on a topic counts once. Head counts add their numbers. A session without topics
-    counts in the topic total only."""
+    """Participants by topic and sex, in one statement: each session in range stands once for
+    the topic total and once for each of its topics (a session without topics counts in the
+    total only); attendees are counted by topic and sex with COUNT(DISTINCT) persons (a person
+    attending two sessions on a topic counts once), head counts add their numbers."""
     in_range = _in_range(GroupSession.occurred_on, start, end)
-    attendee = group_session_attendee.c
-    topics: dict[int, list[str]] = defaultdict(list)
-    for session_id, topic in connection.execute(
+    topic_of = sa.union_all(
+        sa.select(GroupSession.id.label("session"), sa.literal(TOTAL).label("topic")).where(
+            *in_range
+        ),
         sa.select(group_session_topic.c.group_session_id, group_session_topic.c.topic)
         .join(GroupSession, GroupSession.id == group_session_topic.c.group_session_id)
-        .where(*in_range)
-    ):
-        topics[session_id].append(topic)
-    units: dict[tuple, int] = defaultdict(int)
-    persons: dict[tuple, set] = defaultdict(set)
-    for session_id, person, sex in connection.execute(
-        sa.select(attendee.group_session_id, attendee.migrant_id, Migrant.sex)
-        .select_from(GroupSession)
-        .join(group_session_attendee, attendee.group_session_id == GroupSession.id)
-        .join(Migrant, Migrant.id == attendee.migrant_id)
-        .where(*in_range, _consents(attendee.migrant_id))
-    ):
-        for topic in [TOTAL, *topics.get(session_id, ())]:
-            units[(topic, sex)] += 1
-            persons[(topic, sex)].add(person)
-    tally = Tally(TABLES["group_participants"])
-    for key, n in units.items():
-        tally.add(key, n, len(persons[key]))  # one sex per person: persons add up along it
+        .where(*in_range),
+    ).subquery()
+    attendee = group_session_attendee.c
     headcount = GroupSessionHeadcount.__table__.c
-    for session_id, sex, n in connection.execute(
-        sa.select(headcount.group_session_id, headcount.sex, headcount["count"])
-        .join(GroupSession, GroupSession.id == headcount.group_session_id)
-        .where(*in_range, headcount["count"] != 0)
-    ):
-        for topic in [TOTAL, *topics.get(session_id, ())]:
-            tally.add((topic, sex), n, n)
+    attending = (  # each consenting attendee looked up once, before the topics multiply them
+        sa.select(attendee.group_session_id.label("session"), attendee.migrant_id, Migrant.sex)
+        .join(Migrant, Migrant.id == attendee.migrant_id)
+        .where(_consents(attendee.migrant_id))
+        .cte("attending")
+        .prefix_with("MATERIALIZED")
+    )
+    attendees = (
+        sa.select(
+            topic_of.c.topic,
+            attending.c.sex,
+            sa.func.count(),
+            sa.func.count(sa.distinct(attending.c.migrant_id)),
+        )
+        .join(topic_of, topic_of.c.session == attending.c.session)
+        .group_by(topic_of.c.topic, attending.c.sex)
+    )
+    people = sa.func.sum(headcount["count"])
+    counted = (
+        sa.select(topic_of.c.topic, headcount.sex, people, people)
+        .join(topic_of, topic_of.c.session == headcount.group_session_id)
+        .group_by(topic_of.c.topic, headcount.sex)
+    )
+    tally = Tally(TABLES["group_participants"])
+    for topic, sex, units, persons in connection.execute(sa.union_all(attendees, counted)):
+        tally.add((topic, sex), int(units), int(persons))  # one sex each: persons add up along it
     return tally.counts()
 
 
