@@ -26,69 +26,89 @@ sys.path.insert(0, str(ROOT))
 from bench.cases_bench import RESULTS, database_for, seed_if_needed  # noqa: E402
 
 
-def raw_queries():
+def raw_queries(dialect: str):
+    """One plain GROUP BY per table: its finest cells, with the table's own filters (statistics
+    consent, merged profiles, the period's expression), counting its unit. No distinct
+    persons, no totals, no protection: what a naive export would run for the same counts."""
     from msc.centres.models import Centre
-    from msc.migrants.models import Consent, Migrant, MigrantCode
+    from msc.migrants.models import Migrant, MigrantCode
     from msc.referrals.models import Referral
-    from msc.visits.models import GroupSession, Visit, WalkIn, group_session_attendee, visit_topic
+    from msc.research.catalogue import (
+        _consents,
+        _period_sql,
+        _profiles_where,
+        _year_sql,
+        statistics_consent,
+    )
+    from msc.visits.models import (
+        Visit,
+        WalkIn,
+        group_session_attendee,
+        group_session_topic,
+        visit_topic,
+    )
 
-    consenting = sa.select(Consent.migrant_id).where(
-        Consent.purpose == "statistics", Consent.withdrawn_on.is_(None)
-    )
-    year = sa.extract("year", Migrant.created_at)
-    profiles = (
-        sa.select(year, Centre.country_code, Migrant.sex, Migrant.birth_year, sa.func.count())
-        .join(Centre, Centre.id == Migrant.centre_id)
-        .where(Migrant.id.in_(consenting))
-    )
+    def grouped(*columns, where=(), joins=()):
+        query = sa.select(*columns, sa.func.count())
+        for target, on in joins:
+            query = query.join(target, on)
+        return query.where(*where).group_by(*columns)
+
+    profiles = _profiles_where(None, None)
+    year = _year_sql(Migrant.created_at, dialect)
+    visit_year = _period_sql(Visit.occurred_at, "year", dialect)
+    attendee = group_session_attendee.c
     return {
-        "persons_registered": profiles.group_by(
-            year, Centre.country_code, Migrant.sex, Migrant.birth_year
-        ),
-        "persons_education": sa.select(
-            Migrant.education, Migrant.sex, Migrant.intention, sa.func.count()
-        )
-        .where(Migrant.id.in_(consenting))
-        .group_by(Migrant.education, Migrant.sex, Migrant.intention),
-        "persons_destination": sa.select(
-            MigrantCode.code, Migrant.sex, Migrant.birth_year, sa.func.count()
-        )
-        .join(Migrant, Migrant.id == MigrantCode.migrant_id)
-        .where(MigrantCode.kind == "destination", Migrant.id.in_(consenting))
-        .group_by(MigrantCode.code, Migrant.sex, Migrant.birth_year),
-        "persons_category": sa.select(
-            Migrant.category, Migrant.labour_status, Migrant.sex, sa.func.count()
-        )
-        .where(Migrant.id.in_(consenting))
-        .group_by(Migrant.category, Migrant.labour_status, Migrant.sex),
-        "occupation_sought": sa.select(Migrant.occupation_sought, Migrant.sex, sa.func.count())
-        .where(Migrant.id.in_(consenting))
-        .group_by(Migrant.occupation_sought, Migrant.sex),
-        "visits_by_topic": sa.select(
-            visit_topic.c.topic,
-            sa.extract("year", Visit.occurred_at),
+        "persons_registered": grouped(
+            year,
             Centre.country_code,
-            sa.func.count(),
+            Migrant.sex,
+            Migrant.birth_year,
+            joins=[(Centre, Centre.id == Migrant.centre_id)],
+            where=profiles,
+        ),
+        "persons_education": grouped(
+            Migrant.education, Migrant.sex, Migrant.intention, where=profiles
+        ),
+        "persons_destination": grouped(
+            MigrantCode.code,
+            year,
+            Migrant.sex,
+            Migrant.birth_year,
+            joins=[(Migrant, Migrant.id == MigrantCode.migrant_id)],
+            where=[MigrantCode.kind == "destination", Migrant.intention != "none", *profiles],
+        ),
+        "persons_category": grouped(
+            Migrant.category, Migrant.labour_status, Migrant.sex, where=profiles
+        ),
+        "occupation_sought": grouped(Migrant.occupation_sought, Migrant.sex, where=profiles),
+        "visits_by_topic": sa.select(
+            visit_topic.c.topic, visit_year, Centre.country_code, sa.func.count()
         )
-        .join(Visit, Visit.id == visit_topic.c.visit_id)
+        .select_from(Visit)
+        .outerjoin(visit_topic, visit_topic.c.visit_id == Visit.id)
         .join(Centre, Centre.id == Visit.centre_id)
-        .where(Visit.migrant_id.in_(consenting))
-        .group_by(visit_topic.c.topic, sa.extract("year", Visit.occurred_at), Centre.country_code),
-        "group_participants": sa.select(GroupSession.id, Migrant.sex, sa.func.count())
-        .join(group_session_attendee, group_session_attendee.c.group_session_id == GroupSession.id)
-        .join(Migrant, Migrant.id == group_session_attendee.c.migrant_id)
-        .group_by(GroupSession.id, Migrant.sex),
-        "referrals_by_outcome": sa.select(
-            Referral.category,
-            Referral.outcome,
-            sa.extract("year", Referral.created_at),
-            sa.func.count(),
+        .where(Visit.migrant_id.in_(statistics_consent()))
+        .group_by(visit_topic.c.topic, visit_year, Centre.country_code),
+        "group_participants": sa.select(group_session_topic.c.topic, Migrant.sex, sa.func.count())
+        .select_from(group_session_attendee)
+        .join(
+            group_session_topic,
+            group_session_topic.c.group_session_id == attendee.group_session_id,
         )
-        .where(Referral.migrant_id.in_(consenting))
-        .group_by(Referral.category, Referral.outcome, sa.extract("year", Referral.created_at)),
-        "walk_ins": sa.select(
-            WalkIn.sex, WalkIn.age_band, sa.extract("year", WalkIn.occurred_at), sa.func.count()
-        ).group_by(WalkIn.sex, WalkIn.age_band, sa.extract("year", WalkIn.occurred_at)),
+        .join(Migrant, Migrant.id == attendee.migrant_id)
+        .where(_consents(attendee.migrant_id))
+        .group_by(group_session_topic.c.topic, Migrant.sex),
+        "referrals_by_outcome": grouped(
+            Referral.category,
+            Referral.status,
+            Referral.outcome,
+            _period_sql(Referral.created_at, "year", dialect),
+            where=[Referral.migrant_id.in_(statistics_consent()), Referral.status != "draft"],
+        ),
+        "walk_ins": grouped(
+            WalkIn.sex, WalkIn.age_band, _period_sql(WalkIn.occurred_at, "year", dialect)
+        ),
     }
 
 
@@ -122,7 +142,7 @@ def main() -> None:
     seed_if_needed(app, args.profiles)
     results = {}
     with app.test_request_context():
-        queries = raw_queries()
+        queries = raw_queries(db.engine.dialect.name)
         request = Request(tuple(t.id for t in CATALOGUE), None, None, "year", "en")
         chosen = args.tables.split(",") if args.tables else [t.id for t in CATALOGUE]
         for spec in [t for t in CATALOGUE if t.id in chosen]:

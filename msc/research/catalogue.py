@@ -479,19 +479,15 @@ def _grouped(query):
 def persons_registered_counts(connection, start, end, granularity, threshold) -> Counts:
     dialect = connection.dialect.name
     created = Migrant.created_at
-    columns = [
-        _period_sql(created, granularity, dialect).label("p"),
-        _year_sql(created, dialect).label("y"),
-        Centre.country_code.label("c"),
-        Migrant.sex.label("s"),
-        Migrant.birth_year.label("b"),
-    ]
+    year = _year_sql(created, dialect).label("y")
+    person = [Centre.country_code, Migrant.sex, Migrant.birth_year]
+    by_year = granularity == "year"  # the period is the year itself: grouped once, not twice
+    period = [] if by_year else [_period_sql(created, granularity, dialect).label("p")]
     tally = Tally(TABLES["persons_registered"])
-    query = sa.select(*columns).join(Centre, Centre.id == Migrant.centre_id)
-    for period_code, year, country, sex, birth_year, n in connection.execute(
-        _grouped(query.where(*_profiles_where(start, end)))
-    ):
-        categories = _registered(period_code, year, country, sex, birth_year)
+    query = sa.select(*period, year, *person).join(Centre, Centre.id == Migrant.centre_id)
+    for *values, n in connection.execute(_grouped(query.where(*_profiles_where(start, end)))):
+        period_code = str(values[0]) if by_year else values.pop(0)
+        categories = _registered(period_code, *values)
         if categories:
             tally.add(categories, n, n)  # one record per person: persons add up
     return tally.counts()
