@@ -625,19 +625,19 @@ def visits_by_topic_counts(connection, start, end, granularity, threshold) -> Co
 
 
 def _spread_over_cells(records):
-    """`records` (columns m: the person, then the cell's columns) counted by cell: the number
+    """`records` (first column: the person, then the cell's columns) counted by cell: the number
     of records and of persons, summed in the database for the persons who fall in one cell
     only; a row per person and cell (the person in column "several") for the others, who need
     inclusion-exclusion. Rows: *cell, several (None for the summed ones), records, persons."""
     rows = records.subquery()
-    m, *cell = rows.c
-    per_person = sa.select(*rows.c, sa.func.count().label("n")).group_by(*rows.c).subquery()
+    person, *cell = (column.name for column in rows.c)
+    per_person = sa.select(*rows.c, sa.func.count().label("records_")).group_by(*rows.c).subquery()
     spread = sa.select(
-        *per_person.c, sa.func.count().over(partition_by=per_person.c.m).label("k")
+        *per_person.c, sa.func.count().over(partition_by=per_person.c[person]).label("cells_")
     ).subquery()
-    cell = [spread.c[column.name] for column in cell]
-    several = sa.case((spread.c.k > 1, spread.c.m)).label("several")
-    return sa.select(*cell, several, sa.func.sum(spread.c.n), sa.func.count()).group_by(
+    cell = [spread.c[name] for name in cell]
+    several = sa.case((spread.c.cells_ > 1, spread.c[person])).label("several")
+    return sa.select(*cell, several, sa.func.sum(spread.c.records_), sa.func.count()).group_by(
         *cell, several
     )
 
@@ -708,32 +708,24 @@ def referrals_by_outcome_counts(connection, start, end, granularity, threshold) 
         (Referral.status == "declined", "declined"),
         else_="open",
     )
-    base = (
-        sa.select(
-            Referral.migrant_id.label("m"),
-            Referral.category.label("k"),
-            outcome.label("o"),
-            _period_sql(Referral.created_at, granularity, dialect).label("p"),
-        )
-        .where(
-            Referral.migrant_id.in_(statistics_consent()),
-            Referral.status != "draft",
-            *_in_range(Referral.created_at, _as_datetime(start), _as_datetime(end)),
-        )
-        .subquery()
+    records = sa.select(
+        Referral.migrant_id.label("m"),
+        Referral.category.label("k"),
+        outcome.label("o"),
+        _period_sql(Referral.created_at, granularity, dialect).label("p"),
+    ).where(
+        Referral.migrant_id.in_(statistics_consent()),
+        Referral.status != "draft",
+        *_in_range(Referral.created_at, _as_datetime(start), _as_datetime(end)),
     )
     tally = Tally(TABLES["referrals_by_outcome"])
-    dimensions = [base.c.k, base.c.o, base.c.p]
-    # Referrals are few (a tenth of the visits): one GROUP BY per person and cell, and the
-    # persons who fall in several cells are found here.
-    cells_of: dict[int, list[tuple]] = defaultdict(list)
-    for m, k, o, p, units in connection.execute(
-        sa.select(base.c.m, *dimensions, sa.func.count()).group_by(base.c.m, *dimensions)
-    ):
-        tally.add((k, o, p), units, 1)
-        cells_of[m].append((k, o, p))
+    cells_of: dict[int, set[tuple]] = defaultdict(set)
+    for k, o, p, person, units, persons in connection.execute(_spread_over_cells(records)):
+        tally.add((k, o, p), int(units), persons)
+        if person is not None:
+            cells_of[person].add((k, o, p))
     for cells in cells_of.values():
-        tally.person_cells(set(cells))
+        tally.person_cells(cells)
     return tally.counts()
 
 
