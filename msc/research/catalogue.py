@@ -399,6 +399,15 @@ def _year_sql(column, dialect: str):
     return sa.cast(_text(sa.func.substr, column, 1, 4), sa.Integer)
 
 
+def _bytewise(dialect: str):
+    """Codes compared byte by byte (COLLATE "C" on PostgreSQL): COUNT(DISTINCT) groups by
+    sorting, and a sort under the database's locale costs more (visits_by_topic at 100,000
+    profiles: 1,250 -> 1,075 ms). The order of codes means nothing here."""
+    if dialect == "postgresql":
+        return lambda expression: sa.collate(expression, "C")
+    return lambda expression: expression
+
+
 def _count_distinct(column):
     return sa.func.count(sa.distinct(column))
 
@@ -581,17 +590,18 @@ def visits_by_topic_counts(connection, start, end, granularity, threshold) -> Co
     except for the few persons who visited in more than one period or country; and the topic
     cells of those few, to correct the totals."""
     dialect = connection.dialect.name
+    code = _bytewise(dialect)
     any_visit = (
         sa.select(
             Visit.migrant_id.label("m"),
-            _period_sql(Visit.occurred_at, granularity, dialect).label("p"),
-            Centre.country_code.label("c"),
+            code(_period_sql(Visit.occurred_at, granularity, dialect)).label("p"),
+            code(Centre.country_code).label("c"),
         )
         .join(Centre, Centre.id == Visit.centre_id)
         .where(*_in_range(Visit.occurred_at, _as_datetime(start), _as_datetime(end)))
     )
     record = any_visit.where(Visit.migrant_id.in_(statistics_consent()))
-    topic = sa.func.coalesce(visit_topic.c.topic, "other").label("t")
+    topic = code(sa.func.coalesce(visit_topic.c.topic, "other")).label("t")
     exploded = record.add_columns(topic).outerjoin(visit_topic, visit_topic.c.visit_id == Visit.id)
     tally = Tally(TABLES["visits_by_topic"])
     base = exploded.subquery()
