@@ -681,9 +681,11 @@ def group_participants_counts(connection, start, end, granularity, threshold) ->
     ).subquery()
     attendee = group_session_attendee.c
     headcount = GroupSessionHeadcount.__table__.c
-    attending = (  # each consenting attendee looked up once, before the topics multiply them
-        sa.select(attendee.group_session_id.label("session"), attendee.migrant_id, Migrant.sex)
-        .join(Migrant, Migrant.id == attendee.migrant_id)
+    # The attendee's sex by a look-up per attendee (a join reads every profile in the country);
+    # each consenting attendee looked up once, before the topics multiply them.
+    sex = sa.select(Migrant.sex).where(Migrant.id == attendee.migrant_id).scalar_subquery()
+    attending = (
+        sa.select(attendee.group_session_id.label("session"), attendee.migrant_id, sex.label("sex"))
         .where(_consents(attendee.migrant_id))
         .cte("attending")
         .prefix_with("MATERIALIZED")
