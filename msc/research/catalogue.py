@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
 import sqlalchemy as sa
-import sqlalchemy.orm
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql
@@ -695,7 +694,7 @@ def group_participants_counts(connection, start, end, granularity, threshold) ->
             topic_of.c.topic,
             attending.c.sex,
             sa.func.count(),
-            sa.func.count(sa.distinct(attending.c.migrant_id)),
+            _count_distinct(attending.c.migrant_id),
         )
         .join(topic_of, topic_of.c.session == attending.c.session)
         .group_by(topic_of.c.topic, attending.c.sex)

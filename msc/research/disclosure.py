@@ -457,10 +457,9 @@ class _System:
             self._highs.setOptionValue("output_flag", False)
             self._highs.setOptionValue("presolve", "off")  # presolving would discard the basis
             # The first solve starts from nothing: dual simplex (HiGHS: 1) gets there in a third
-            # of primal's time. After it only the objective (and the box of a batch) changes, and
-            # primal simplex (4) goes on from the last basis: 5 ms -> 1.4 ms
-            # a solve on persons_registered at 100,000 profiles, the same suppression on every
-            # catalogue table.
+            # of primal's iterations. After it only the objective (and a batch's box) changes,
+            # and primal simplex (4) goes on from the last basis: 5 ms -> 1.4 ms a solve on
+            # persons_registered at 100,000 profiles, the same suppression on every table.
             self._highs.setOptionValue("simplex_strategy", 1)
             self._highs.passModel(program)
             self._optimal = highs.HighsModelStatus.kOptimal
