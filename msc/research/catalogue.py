@@ -29,7 +29,6 @@ from datetime import UTC, date, datetime, time
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.dialects import postgresql
 
 from msc.centres.models import Centre
 from msc.core.db import db
@@ -584,10 +583,10 @@ def persons_destination_counts(connection, start, end, granularity, threshold) -
 
 def visits_by_topic_counts(connection, start, end, granularity, threshold) -> Counts:
     """Visits by topic, period and country. Topics are not additive; a visit without topics
-    counts as "other". Three reads: one GROUP BY per topic cell (units, COUNT(DISTINCT) persons);
-    one over persons, periods and countries without topics, summed in SQL (the topic totals)
-    except for the few persons who visited in more than one period or country; and the topic
-    cells of those few, to correct the totals."""
+    counts as "other". Two reads: one GROUP BY per topic cell (units, COUNT(DISTINCT) persons);
+    then, in one statement, the topic totals per period and country (from the visits grouped
+    by person, period and country) and, for the persons who visited in more than one period or
+    country, how often summing the cells counts them twice in a total (`_surplus`)."""
     dialect = connection.dialect.name
     code = _bytewise(dialect)
     any_visit = (
@@ -601,36 +600,66 @@ def visits_by_topic_counts(connection, start, end, granularity, threshold) -> Co
     )
     record = any_visit.where(Visit.migrant_id.in_(statistics_consent()))
     topic = code(sa.func.coalesce(visit_topic.c.topic, "other")).label("t")
-    exploded = record.add_columns(topic).outerjoin(visit_topic, visit_topic.c.visit_id == Visit.id)
+    with_topics = any_visit.add_columns(topic).outerjoin(
+        visit_topic, visit_topic.c.visit_id == Visit.id
+    )
     tally = Tally(TABLES["visits_by_topic"])
-    base = exploded.subquery()
+    base = record.add_columns(topic).outerjoin(visit_topic, visit_topic.c.visit_id == Visit.id)
+    base = base.subquery()
     for t, p, c, units, persons in connection.execute(
         sa.select(
             base.c.t, base.c.p, base.c.c, sa.func.count(), _count_distinct(base.c.m)
         ).group_by(base.c.t, base.c.p, base.c.c)
     ):
         tally.add((t, p, c), units, persons)
-    places: dict[int, list[tuple]] = defaultdict(list)
-    for p, c, person, units, persons in connection.execute(_spread_over_cells(record)):
-        tally.add((TOTAL, p, c), int(units), persons)
-        if person is not None:
-            places[person].append((p, c))
-    several = sorted(places)
-    del places
-    for people in _batches(several, dialect):  # consenting already: no need to ask again
-        detail = (
-            any_visit.add_columns(topic)
-            .outerjoin(visit_topic, visit_topic.c.visit_id == Visit.id)
-            .where(_member(Visit.migrant_id, people, dialect))
-            .subquery()
-        )
-        query = sa.select(*detail.c).distinct().order_by(detail.c.m)
-        for _person, rows in itertools.groupby(connection.execute(query), key=lambda r: r[0]):
-            cells = set()
-            for _m, p, c, t in rows:
-                cells.update([(t, p, c), (TOTAL, p, c)])
-            tally.person_cells(cells)
+    rows = record.subquery()
+    per_person = _materialized(
+        sa.select(*rows.c, sa.func.count().label("n")).group_by(*rows.c), "per_person"
+    )
+    several = _materialized(  # consenting already: no need to ask again below
+        sa.select(per_person.c.m).group_by(per_person.c.m).having(sa.func.count() > 1), "several"
+    )
+    cells_of_several = sa.union(  # their cells, topics and the topic total: distinct rows
+        with_topics.where(Visit.migrant_id.in_(sa.select(several.c.m))),
+        sa.select(per_person.c.m, per_person.c.p, per_person.c.c, sa.literal(TOTAL)).where(
+            per_person.c.m.in_(sa.select(several.c.m))
+        ),
+    )
+    topic_totals = sa.select(
+        sa.literal(TOTAL), per_person.c.p, per_person.c.c, sa.func.sum(per_person.c.n)
+    ).add_columns(sa.func.count())
+    topic_totals = topic_totals.group_by(per_person.c.p, per_person.c.c)
+    surplus = _surplus(cells_of_several, ("t", "p", "c"), ("p", "c"))
+    for t, p, c, units, persons in connection.execute(sa.union_all(topic_totals, *surplus)):
+        if units is None:  # a surplus row
+            tally.surplus[(t, p, c)] += persons
+        else:
+            tally.add((t, p, c), int(units), persons)
     return tally.counts()
+
+
+def _materialized(query, name: str):
+    """A common table expression computed once, however often the statement reads it."""
+    return query.cte(name).prefix_with("MATERIALIZED")
+
+
+def _surplus(rows, key: tuple[str, ...], additive: tuple[str, ...]) -> list:
+    """`rows` are distinct (a person "m", the columns of one of their cells). In a total along
+    the `additive` columns, summing the cells counts a person in k of them k times: k - 1 too
+    many. Summed over persons, that is the rows under the total less its distinct persons.
+    Selects rows (the total's key, by the column names in `key`, TOTAL where summed; NULL; its
+    surplus) for every total where it is not zero: the shape of a count row without units."""
+    cells = _materialized(rows, "person_cells")
+    surplus = sa.func.count() - _count_distinct(cells.c.m)
+    margins = []
+    for size in range(1, len(additive) + 1):
+        for summed in itertools.combinations(additive, size):
+            columns = [sa.literal(TOTAL) if n in summed else cells.c[n] for n in key]
+            kept = [cells.c[n] for n in key if n not in summed]
+            margins.append(
+                sa.select(*columns, sa.null(), surplus).group_by(*kept).having(surplus > 0)
+            )
+    return margins
 
 
 def _spread_over_cells(records):
@@ -649,19 +678,6 @@ def _spread_over_cells(records):
     return sa.select(*cell, several, sa.func.sum(spread.c.records_), sa.func.count()).group_by(
         *cell, several
     )
-
-
-def _batches(ids: list, dialect: str) -> Iterator[list]:
-    """PostgreSQL takes any number of ids as one array; SQLite's bound parameters are limited."""
-    size = max(len(ids), 1) if dialect == "postgresql" else 5000
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
-
-def _member(column, ids: list, dialect: str):
-    if dialect == "postgresql":  # one array parameter: thousands of parameters are slow to send
-        return column == sa.any_(sa.bindparam("ids", ids, type_=postgresql.ARRAY(sa.Integer)))
-    return column.in_(ids)
 
 
 def group_participants_counts(connection, start, end, granularity, threshold) -> Counts:
