@@ -538,18 +538,25 @@ def persons_destination_counts(connection, start, end, granularity, threshold) -
     ]
     conditions = [*_profiles_where(start, end), Migrant.intention != "none"]
     named_one = sa.select(MigrantCode.migrant_id).where(MigrantCode.kind == MigrantCode.DESTINATION)
-    named = (
-        named_one.add_columns(sa.func.count().label("k"))
-        .group_by(MigrantCode.migrant_id)
-        .subquery()
-    )
     pairs = (
-        sa.select(MigrantCode.code.label("d"), *person, named.c.k)
+        sa.select(MigrantCode.code.label("d"), *person)
         .join(Migrant, Migrant.id == MigrantCode.migrant_id)
-        .join(named, named.c.migrant_id == Migrant.id)
         .where(MigrantCode.kind == MigrantCode.DESTINATION, *conditions)
-        .subquery()
     )
+    if dialect == "postgresql":
+        # k by a window over the pairs: a grouped subquery is built again by every parallel
+        # worker (100,000 profiles: 167 -> 127 ms).
+        pairs = pairs.add_columns(
+            sa.func.count().over(partition_by=MigrantCode.migrant_id).label("k")
+        )
+    else:  # SQLite groups by the primary key in its order; a window would sort (190 -> 220 ms)
+        named = (
+            named_one.add_columns(sa.func.count().label("k"))
+            .group_by(MigrantCode.migrant_id)
+            .subquery()
+        )
+        pairs = pairs.add_columns(named.c.k).join(named, named.c.migrant_id == Migrant.id)
+    pairs = pairs.subquery()
     by_code: dict[tuple, int] = defaultdict(int)
     pairs_of: dict[tuple, int] = defaultdict(int)  # (sex, band, k) -> pairs
     for destination, year, sex, birth_year, k, n in connection.execute(
