@@ -165,20 +165,28 @@ def protect(
         if 1 <= cell.persons < threshold:
             cell.status = PRIMARY
     protection = protection or threshold
-    # More suppression only widens intervals, so a cell that passed once stays safe: each round
-    # re-audits just the cells that were still too narrow.
-    to_check = None
-    for _round in range(len(cells) + 1):
-        _close_singletons(table)
-        weak = audit_intervals(table, protection, only=to_check)
-        if not weak:
-            break
-        grew = [_suppress_partner(table, key) for key in weak]  # every weak cell, no short cut
-        if not any(grew):
-            break  # nothing left to suppress around them; the release audit will refuse the table
-        to_check = weak
+    # First the cells that bound propagation alone shows too narrow (no linear program), then
+    # the linear programs, over a table that is by then nearly as it will be released.
+    for outer_only in (True, False):
+        _complete_suppression(table, protection, outer_only)
     _round_and_flag(table)
     return table
+
+
+def _complete_suppression(table: ProtectedTable, protection: float, outer_only: bool) -> None:
+    """Suppress partners until the audit finds no cell too narrow. More suppression only
+    widens intervals, so a cell that passed once stays safe: each round re-audits just the
+    cells that were still too narrow."""
+    to_check = None
+    for _round in range(len(table.cells) + 1):
+        _close_singletons(table)
+        weak = audit_intervals(table, protection, only=to_check, outer_only=outer_only)
+        if not weak:
+            return
+        grew = [_suppress_partner(table, key) for key in weak]  # every weak cell, no short cut
+        if not any(grew):
+            return  # nothing left to suppress around them; the release audit will refuse it
+        to_check = weak
 
 
 def _candidates(table: ProtectedTable, equation: list[tuple]) -> list[Cell]:
@@ -239,6 +247,7 @@ def audit_intervals(
     published: dict | None = None,
     slack: float = 0.0,
     only: list[tuple] | None = None,
+    outer_only: bool = False,
 ) -> list[tuple]:
     """Primary cells whose feasible interval, given what is published, is narrower than
     `protection`. `published` maps keys to published values (default: the true counts), and
@@ -295,7 +304,7 @@ def audit_intervals(
     tolerance = protection - 1e-6
     weak = {k for k in primaries if outer_high[index[k]] - outer_low[index[k]] < tolerance}
     open_cells = [k for k in primaries if k not in weak]
-    if not open_cells:
+    if not open_cells or outer_only:
         return [k for k in primaries if k in weak]
     if published is None and slack == 0:
         point = np.array([table.cells[k].units for k in hidden], dtype=float)
