@@ -59,16 +59,35 @@ class ProtectedTable:
     threshold: int = 10
     rounding_base: int = 5
     _containing: dict | None = field(default=None, repr=False)
+    _incidence: tuple | None = field(default=None, repr=False)
 
-    def equations_with(self, keys: set[tuple]) -> list[list[tuple]]:
-        """The equations that hold any of `keys`, in the table's order."""
+    def incidence(self) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray]:
+        """The equations as arrays, one entry per cell of each: its equation's number, the
+        cell's position in the returned keys, and its sign (+1 the total, -1 a part)."""
+        if self._incidence is None:
+            keys = list(self.cells)
+            position = {key: i for i, key in enumerate(keys)}
+            rows, columns, signs = [], [], []
+            for n, equation in enumerate(self.equations):
+                rows += [n] * len(equation)
+                columns += [position[key] for key in equation]
+                signs += [1.0] + [-1.0] * (len(equation) - 1)
+            self._incidence = (keys, np.array(rows), np.array(columns), np.array(signs))
+        return self._incidence
+
+    def hidden_mask(self) -> np.ndarray:
+        """Per key of `incidence`, whether the cell is suppressed."""
+        return np.array([cell.status != FREE for cell in self.cells.values()], dtype=bool)
+
+    def equations_with(self, keys: set[tuple], numbers: bool = False) -> list:
+        """The equations that hold any of `keys`, in the table's order (or their numbers)."""
         if self._containing is None:
             self._containing = defaultdict(list)
             for n, equation in enumerate(self.equations):
                 for key in equation:
                     self._containing[key].append(n)
-        numbers = sorted({n for key in keys for n in self._containing.get(key, ())})
-        return [self.equations[n] for n in numbers]
+        found = sorted({n for key in keys for n in self._containing.get(key, ())})
+        return found if numbers else [self.equations[n] for n in found]
 
 
 def sort_code(code: str):
@@ -195,16 +214,22 @@ def _candidates(table: ProtectedTable, equation: list[tuple]) -> list[Cell]:
 
 
 def _close_singletons(table: ProtectedTable) -> None:
-    """No equation may hold exactly one suppressed cell: it would equal total minus the rest."""
+    """No equation may hold exactly one suppressed cell: it would equal total minus the rest.
+    (Equations in order, again until none changes; how many cells each hides is counted once
+    with numpy and kept up to date, not recounted per equation.)"""
+    keys, rows, columns, _signs = table.incidence()
+    hides = np.bincount(rows, table.hidden_mask()[columns], len(table.equations)).astype(int)
     changed = True
     while changed:
         changed = False
-        for equation in table.equations:
-            hidden = [k for k in equation if table.cells[k].status != FREE]
-            if len(hidden) == 1:
+        for n, equation in enumerate(table.equations):
+            if hides[n] == 1:
                 options = _candidates(table, equation)
                 if options:
-                    min(options, key=lambda c: _partner_cost(table, c)).status = SECONDARY
+                    partner = min(options, key=lambda c: _partner_cost(table, c))
+                    partner.status = SECONDARY
+                    for m in table.equations_with({partner.key}, numbers=True):
+                        hides[m] += 1
                     changed = True
 
 
@@ -260,43 +285,36 @@ def audit_intervals(
     one from feasible points (the true table, each linear program's solution, and the true table
     moved along a "hypercube" of suppressed cells, below; if those already span `protection` the
     cell is safe). Only the cells left in between get their linear programs."""
-    hidden = [k for k, c in table.cells.items() if c.status != FREE]
+    keys, rows, columns, signs = table.incidence()
+    is_hidden = table.hidden_mask()
+    hidden = [key for key, h in zip(keys, is_hidden, strict=True) if h]
     if not hidden:
         return []
     index = {k: i for i, k in enumerate(hidden)}
+    # The equations that hold a suppressed cell, renumbered in order; the published cells of
+    # each move to its bounds: total - parts = 0, with published values (each ± slack) moved
+    # to the right-hand side.
+    entry_hidden = is_hidden[columns]
+    used = np.zeros(len(table.equations), dtype=bool)
+    used[rows[entry_hidden]] = True
+    row_number = np.cumsum(used) - 1
     known = published if published is not None else {k: c.units for k, c in table.cells.items()}
-    row_of, column_of, coefficient_of, lower, upper = [], [], [], [], []
-    for equation in table.equations:
-        total, *parts = equation
-        if not any(k in index for k in equation):
-            continue
-        constant_low = constant_high = 0.0
-        r = len(lower)
-        for k, sign in [(total, 1.0)] + [(p, -1.0) for p in parts]:
-            if k in index:
-                row_of.append(r)
-                column_of.append(index[k])
-                coefficient_of.append(sign)
-            else:
-                value = known[k]
-                constant_low -= sign * value + abs(sign) * slack
-                constant_high -= sign * value - abs(sign) * slack
-        lower.append(min(constant_low, constant_high))
-        upper.append(max(constant_low, constant_high))
+    shown = ~entry_hidden & used[rows]
+    values = np.array([known[keys[i]] for i in columns[shown]], dtype=float)
+    constant = -np.bincount(row_number[rows[shown]], signs[shown] * values, used.sum())
+    spread = slack * np.bincount(row_number[rows[shown]], minlength=used.sum())
+    lower, upper = constant - spread, constant + spread
+    position_in_hidden = np.cumsum(is_hidden) - 1
+    row_of = row_number[rows[entry_hidden]]
+    column_of = position_in_hidden[columns[entry_hidden]]
+    coefficient_of = signs[entry_hidden]
     wanted = set(only) if only is not None else None
     primaries = [
         k for k in hidden if table.cells[k].status == PRIMARY and (wanted is None or k in wanted)
     ]
-    if not lower or not primaries:
+    if not len(lower) or not primaries:
         return []
-    system = _System(
-        len(hidden),
-        np.array(row_of),
-        np.array(column_of),
-        np.array(coefficient_of),
-        np.array(lower),
-        np.array(upper),
-    )
+    system = _System(len(hidden), row_of, column_of, coefficient_of, lower, upper)
     bounds = system.propagate()
     if bounds is None:
         return []  # infeasible: the published figures contradict each other
