@@ -435,11 +435,10 @@ class Tally:
         same few hundred keys come back for thousands of persons)."""
         totals = self._memo.get(key)
         if totals is None:
-            totals = self._memo[key] = [
-                tuple(TOTAL if j in chosen else code for j, code in enumerate(key))
-                for size in range(len(self.additive) + 1)
-                for chosen in itertools.combinations(self.additive, size)
+            options = [
+                (code, TOTAL) if j in self.additive else (code,) for j, code in enumerate(key)
             ]
+            totals = self._memo[key] = list(itertools.product(*options))
         return totals
 
     def person_cells(self, keys: set[tuple]) -> None:
