@@ -292,7 +292,9 @@ def group_participants(connection, start, end, granularity) -> Iterator[Unit]:
     wanted = {s.id for s in sessions}
     topics: dict[int, list[str]] = {}
     for session_id, topic in connection.execute(
-        sa.select(group_session_topic.c.group_session_id, group_session_topic.c.topic)
+        sa.select(
+            group_session_topic.c.group_session_id.label("session"), group_session_topic.c.topic
+        )
     ):
         if session_id in wanted:
             topics.setdefault(session_id, []).append(topic)
@@ -687,48 +689,46 @@ def _spread_over_cells(records):
 
 
 def group_participants_counts(connection, start, end, granularity, threshold) -> Counts:
-    """Participants by topic and sex, in one statement: each session in range stands once for
+    """Participants by topic and sex, in one statement: each session in range counts once for
     the topic total and once for each of its topics (a session without topics counts in the
     total only); attendees are counted by topic and sex with COUNT(DISTINCT) persons (a person
     attending two sessions on a topic counts once), head counts add their numbers."""
     in_range = _in_range(GroupSession.occurred_on, start, end)
-    topic_of = sa.union_all(
-        sa.select(GroupSession.id.label("session"), sa.literal(TOTAL).label("topic")).where(
-            *in_range
-        ),
-        sa.select(group_session_topic.c.group_session_id, group_session_topic.c.topic)
-        .join(GroupSession, GroupSession.id == group_session_topic.c.group_session_id)
-        .where(*in_range),
-    ).subquery()
+    sessions = sa.select(GroupSession.id.label("session"), sa.literal(TOTAL).label("topic"))
+    topics = sa.select(
+        group_session_topic.c.group_session_id.label("session"), group_session_topic.c.topic
+    ).join(GroupSession, GroupSession.id == group_session_topic.c.group_session_id)
     attendee = group_session_attendee.c
     headcount = GroupSessionHeadcount.__table__.c
     # The attendee's sex by a look-up per attendee (a join reads every profile in the country);
     # each consenting attendee looked up once, before the topics multiply them.
     sex = sa.select(Migrant.sex).where(Migrant.id == attendee.migrant_id).scalar_subquery()
-    attending = (
-        sa.select(attendee.group_session_id.label("session"), attendee.migrant_id, sex.label("sex"))
-        .where(_consents(attendee.migrant_id))
-        .cte("attending")
-        .prefix_with("MATERIALIZED")
-    )
-    attendees = (
+    attending = _materialized(
         sa.select(
-            topic_of.c.topic,
-            attending.c.sex,
-            sa.func.count(),
-            _count_distinct(attending.c.migrant_id),
-        )
-        .join(topic_of, topic_of.c.session == attending.c.session)
-        .group_by(topic_of.c.topic, attending.c.sex)
+            attendee.group_session_id.label("session"), attendee.migrant_id, sex.label("sex")
+        ).where(_consents(attendee.migrant_id)),
+        "attending",
     )
     people = sa.func.sum(headcount["count"])
-    counted = (
-        sa.select(topic_of.c.topic, headcount.sex, people, people)
-        .join(topic_of, topic_of.c.session == headcount.group_session_id)
-        .group_by(topic_of.c.topic, headcount.sex)
-    )
+    counts = []
+    for topic_of in (sessions.where(*in_range).subquery(), topics.where(*in_range).subquery()):
+        # A join per kind, not one with their union: SQLite then looks sessions and topics up
+        # by their keys instead of materialising the union (100,000 profiles: 19.7 -> 18.1 ms).
+        counts += [
+            sa.select(
+                topic_of.c.topic,
+                attending.c.sex,
+                sa.func.count(),
+                _count_distinct(attending.c.migrant_id),
+            )
+            .join(topic_of, topic_of.c.session == attending.c.session)
+            .group_by(topic_of.c.topic, attending.c.sex),
+            sa.select(topic_of.c.topic, headcount.sex, people, people)
+            .join(topic_of, topic_of.c.session == headcount.group_session_id)
+            .group_by(topic_of.c.topic, headcount.sex),
+        ]
     tally = Tally(TABLES["group_participants"])
-    for topic, sex, units, persons in connection.execute(sa.union_all(attendees, counted)):
+    for topic, sex, units, persons in connection.execute(sa.union_all(*counts)):
         tally.add((topic, sex), int(units), int(persons))  # one sex each: persons add up along it
     return tally.counts()
 
