@@ -11,6 +11,8 @@ tau-ARGUS; cf. Statistics Norway's GaussSuppression):
    (HiGHS, as shipped with scipy) finds, for every primary cell, an interval of feasible
    values at least `protection` wide given everything published. Most cells are settled by
    cheaper sound bounds first (`audit_intervals`); the cells found too narrow are the same.
+   The cells that bound propagation alone proves too narrow get their partners before any
+   linear program runs.
 3. Published counts are rounded to a base (5 by default); zeros are published as zeros.
 4. A row in which all persons but fewer than k fall in one category is flagged ("G"): publishing
    it tells that (nearly) everyone in the row shares the attribute.
