@@ -292,9 +292,7 @@ def group_participants(connection, start, end, granularity) -> Iterator[Unit]:
     wanted = {s.id for s in sessions}
     topics: dict[int, list[str]] = {}
     for session_id, topic in connection.execute(
-        sa.select(
-            group_session_topic.c.group_session_id.label("session"), group_session_topic.c.topic
-        )
+        sa.select(group_session_topic.c.group_session_id, group_session_topic.c.topic)
     ):
         if session_id in wanted:
             topics.setdefault(session_id, []).append(topic)
@@ -606,14 +604,14 @@ def visits_by_topic_counts(connection, start, end, granularity, threshold) -> Co
         .join(Centre, Centre.id == Visit.centre_id)
         .where(*_in_range(Visit.occurred_at, _as_datetime(start), _as_datetime(end)))
     )
-    record = any_visit.where(Visit.migrant_id.in_(statistics_consent()))
+    consenting = Visit.migrant_id.in_(statistics_consent())
+    record = any_visit.where(consenting)
     topic = code(sa.func.coalesce(visit_topic.c.topic, "other")).label("t")
     with_topics = any_visit.add_columns(topic).outerjoin(
         visit_topic, visit_topic.c.visit_id == Visit.id
     )
     tally = Tally(TABLES["visits_by_topic"])
-    base = record.add_columns(topic).outerjoin(visit_topic, visit_topic.c.visit_id == Visit.id)
-    base = base.subquery()
+    base = with_topics.where(consenting).subquery()
     for t, p, c, units, persons in connection.execute(
         sa.select(
             base.c.t, base.c.p, base.c.c, sa.func.count(), _count_distinct(base.c.m)
@@ -634,9 +632,12 @@ def visits_by_topic_counts(connection, start, end, granularity, threshold) -> Co
         ),
     )
     topic_totals = sa.select(
-        sa.literal(TOTAL), per_person.c.p, per_person.c.c, sa.func.sum(per_person.c.n)
-    ).add_columns(sa.func.count())
-    topic_totals = topic_totals.group_by(per_person.c.p, per_person.c.c)
+        sa.literal(TOTAL),
+        per_person.c.p,
+        per_person.c.c,
+        sa.func.sum(per_person.c.n),
+        sa.func.count(),
+    ).group_by(per_person.c.p, per_person.c.c)
     surplus = _surplus(cells_of_several, ("t", "p", "c"), ("p", "c"))
     for t, p, c, units, persons in connection.execute(sa.union_all(topic_totals, *surplus)):
         if units is None:  # a surplus row

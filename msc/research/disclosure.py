@@ -219,7 +219,7 @@ def _close_singletons(table: ProtectedTable) -> None:
     """No equation may hold exactly one suppressed cell: it would equal total minus the rest.
     (Equations in order, again until none changes; how many cells each hides is counted once
     with numpy and kept up to date, not recounted per equation.)"""
-    keys, rows, columns, _signs = table.incidence()
+    _keys, rows, columns, _signs = table.incidence()
     hides = np.bincount(rows, table.hidden_mask()[columns], len(table.equations)).astype(int)
     changed = True
     while changed:
