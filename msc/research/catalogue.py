@@ -415,36 +415,24 @@ class Tally:
 
     Units always add up. Persons add up too, except for a person whose records fall in several
     cells: such a person is counted once in each of them, so in a total that covers k of them
-    they are counted k times. `person_cells` takes the cells of one such person and remembers
-    to subtract the k - 1 surplus from each total."""
+    they are counted k times. `surplus` holds the k - 1 to subtract from each total (the
+    database computes it: `_surplus`)."""
 
     def __init__(self, spec: TableSpec):
         self.spec = spec
         self.additive = [j for j, d in enumerate(spec.dimensions) if d.additive]
         self.finest: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
         self.surplus: Counter = Counter()
-        self._memo: dict[tuple, list[tuple]] = {}
 
     def add(self, key: tuple, units: int, persons: int) -> None:
         cell = self.finest[key]
         cell[0] += units
         cell[1] += persons
 
-    def _totals(self, key: tuple) -> list[tuple]:
-        """The key and every total above it along the additive dimensions (remembered: the
-        same few hundred keys come back for thousands of persons)."""
-        totals = self._memo.get(key)
-        if totals is None:
-            options = [
-                (code, TOTAL) if j in self.additive else (code,) for j, code in enumerate(key)
-            ]
-            totals = self._memo[key] = list(itertools.product(*options))
-        return totals
-
-    def person_cells(self, keys: set[tuple]) -> None:
-        if len(keys) > 1:
-            seen = Counter(itertools.chain.from_iterable(self._totals(key) for key in keys))
-            self.surplus.update({total: n - 1 for total, n in seen.items() if n > 1})
+    def _totals(self, key: tuple) -> Iterator[tuple]:
+        """The key and every total above it along the additive dimensions."""
+        options = [(code, TOTAL) if j in self.additive else (code,) for j, code in enumerate(key)]
+        return itertools.product(*options)
 
     def counts(self) -> Counts:
         categories = [set(d.fixed_codes or ()) for d in self.spec.dimensions]
@@ -618,14 +606,9 @@ def visits_by_topic_counts(connection, start, end, granularity, threshold) -> Co
         ).group_by(base.c.t, base.c.p, base.c.c)
     ):
         tally.add((t, p, c), units, persons)
-    rows = record.subquery()
-    per_person = _materialized(
-        sa.select(*rows.c, sa.func.count().label("n")).group_by(*rows.c), "per_person"
-    )
-    several = _materialized(  # consenting already: no need to ask again below
-        sa.select(per_person.c.m).group_by(per_person.c.m).having(sa.func.count() > 1), "several"
-    )
+    per_person, several = _per_person(record)
     cells_of_several = sa.union(  # their cells, topics and the topic total: distinct rows
+        # (consenting already: no need to ask again)
         with_topics.where(Visit.migrant_id.in_(sa.select(several.c.m))),
         sa.select(per_person.c.m, per_person.c.p, per_person.c.c, sa.literal(TOTAL)).where(
             per_person.c.m.in_(sa.select(several.c.m))
@@ -639,17 +622,35 @@ def visits_by_topic_counts(connection, start, end, granularity, threshold) -> Co
         sa.func.count(),
     ).group_by(per_person.c.p, per_person.c.c)
     surplus = _surplus(cells_of_several, ("t", "p", "c"), ("p", "c"))
-    for t, p, c, units, persons in connection.execute(sa.union_all(topic_totals, *surplus)):
-        if units is None:  # a surplus row
-            tally.surplus[(t, p, c)] += persons
-        else:
-            tally.add((t, p, c), int(units), persons)
+    _add_counted(tally, connection.execute(sa.union_all(topic_totals, *surplus)))
     return tally.counts()
 
 
 def _materialized(query, name: str):
     """A common table expression computed once, however often the statement reads it."""
     return query.cte(name).prefix_with("MATERIALIZED")
+
+
+def _per_person(records):
+    """`records` (a person "m", then the columns of a cell) grouped by person and cell, with
+    their number "n"; and the persons found in more than one cell ("m"). Both computed once."""
+    rows = records.subquery()
+    per_person = _materialized(
+        sa.select(*rows.c, sa.func.count().label("n")).group_by(*rows.c), "per_person"
+    )
+    several = _materialized(
+        sa.select(per_person.c.m).group_by(per_person.c.m).having(sa.func.count() > 1), "several"
+    )
+    return per_person, several
+
+
+def _add_counted(tally: Tally, rows) -> None:
+    """Rows (*key, units, persons) into the tally; a row without units is a `_surplus` row."""
+    for *key, units, persons in rows:
+        if units is None:
+            tally.surplus[tuple(key)] += persons
+        else:
+            tally.add(tuple(key), int(units), persons)
 
 
 def _surplus(rows, key: tuple[str, ...], additive: tuple[str, ...]) -> list:
@@ -669,24 +670,6 @@ def _surplus(rows, key: tuple[str, ...], additive: tuple[str, ...]) -> list:
                 sa.select(*columns, sa.null(), surplus).group_by(*kept).having(surplus > 0)
             )
     return margins
-
-
-def _spread_over_cells(records):
-    """`records` (first column: the person, then the cell's columns) counted by cell: the number
-    of records and of persons, summed in the database for the persons who fall in one cell
-    only; a row per person and cell (the person in column "several") for the others, who need
-    inclusion-exclusion. Rows: *cell, several (None for the summed ones), records, persons."""
-    rows = records.subquery()
-    person, *cell = (column.name for column in rows.c)
-    per_person = sa.select(*rows.c, sa.func.count().label("records_")).group_by(*rows.c).subquery()
-    spread = sa.select(
-        *per_person.c, sa.func.count().over(partition_by=per_person.c[person]).label("cells_")
-    ).subquery()
-    cell = [spread.c[name] for name in cell]
-    several = sa.case((spread.c.cells_ > 1, spread.c[person])).label("several")
-    return sa.select(*cell, several, sa.func.sum(spread.c.records_), sa.func.count()).group_by(
-        *cell, several
-    )
 
 
 def group_participants_counts(connection, start, end, granularity, threshold) -> Counts:
@@ -753,14 +736,19 @@ def referrals_by_outcome_counts(connection, start, end, granularity, threshold) 
         *_in_range(Referral.created_at, _as_datetime(start), _as_datetime(end)),
     )
     tally = Tally(TABLES["referrals_by_outcome"])
-    cells_of: dict[int, set[tuple]] = defaultdict(set)
-    for k, o, p, person, units, persons in connection.execute(_spread_over_cells(records)):
-        tally.add((k, o, p), int(units), persons)
-        if person is not None:
-            cells_of[person].add((k, o, p))
-    for cells in cells_of.values():
-        tally.person_cells(cells)
+    _add_counted(tally, connection.execute(_counted_by_cell(records, ("k", "o", "p"))))
     return tally.counts()
+
+
+def _counted_by_cell(records, additive: tuple[str, ...]):
+    """`records` (a person "m", then the columns of a cell) counted by cell: records and
+    distinct persons, and the `_surplus` rows of the persons found in several cells."""
+    per_person, several = _per_person(records)
+    cell = [column for column in per_person.c if column.name not in ("m", "n")]
+    finest = sa.select(*cell, sa.func.sum(per_person.c.n), sa.func.count()).group_by(*cell)
+    of_several = sa.select(per_person.c.m, *cell).where(per_person.c.m.in_(sa.select(several.c.m)))
+    names = tuple(column.name for column in cell)
+    return sa.union_all(finest, *_surplus(of_several, names, additive))
 
 
 def walk_ins_counts(connection, start, end, granularity, threshold) -> Counts:

@@ -130,12 +130,23 @@ def test_every_table_counted_in_sql_equals_the_count_of_its_records():
 
 
 def test_the_tally_counts_a_person_in_several_cells_once_in_each_total():
+    from msc.research.catalogue import _add_counted, _counted_by_cell
+
     spec = TABLES["referrals_by_outcome"]
     tally = Tally(spec)
     # Person 1: two referrals, different outcome and year; person 2: one referral.
-    tally.add(("training", "open", "2024"), 1, 1)
-    tally.add(("training", "placed", "2025"), 2, 2)
-    tally.person_cells({("training", "open", "2024"), ("training", "placed", "2025")})
+    rows = [(1, "training", "open", "2024"), (1, "training", "placed", "2025")]
+    rows += [(2, "training", "placed", "2025")]
+    records = sa.union_all(
+        *(
+            sa.select(
+                *(sa.literal(value).label(name) for value, name in zip(row, "mkop", strict=True))
+            )
+            for row in rows
+        )
+    )
+    with research_connection() as connection:
+        _add_counted(tally, connection.execute(_counted_by_cell(records, ("k", "o", "p"))))
     counts = tally.counts()
     assert counts.cells[("training", TOTAL, TOTAL)] == (3, 2)
     assert counts.cells[("training", "open", TOTAL)] == (1, 1)
