@@ -81,15 +81,18 @@ class ProtectedTable:
         """Per key of `incidence`, whether the cell is suppressed."""
         return np.array([cell.status != FREE for cell in self.cells.values()], dtype=bool)
 
-    def equations_with(self, keys: set[tuple], numbers: bool = False) -> list:
-        """The equations that hold any of `keys`, in the table's order (or their numbers)."""
+    def equation_numbers_with(self, keys: set[tuple]) -> list[int]:
+        """The numbers of the equations that hold any of `keys`, in order."""
         if self._containing is None:
             self._containing = defaultdict(list)
             for n, equation in enumerate(self.equations):
                 for key in equation:
                     self._containing[key].append(n)
-        found = sorted({n for key in keys for n in self._containing.get(key, ())})
-        return found if numbers else [self.equations[n] for n in found]
+        return sorted({n for key in keys for n in self._containing.get(key, ())})
+
+    def equations_with(self, keys: set[tuple]) -> list[list[tuple]]:
+        """The equations that hold any of `keys`, in the table's order."""
+        return [self.equations[n] for n in self.equation_numbers_with(keys)]
 
 
 def sort_code(code: str):
@@ -230,7 +233,7 @@ def _close_singletons(table: ProtectedTable) -> None:
                 if options:
                     partner = min(options, key=lambda c: _partner_cost(table, c))
                     partner.status = SECONDARY
-                    for m in table.equations_with({partner.key}, numbers=True):
+                    for m in table.equation_numbers_with({partner.key}):
                         hides[m] += 1
                     changed = True
 
