@@ -31,6 +31,7 @@ from msc.visits.models import (
     group_session_facilitator,
     group_session_topic,
     visit_topic,
+    visit_topic_bit,
     walk_in_topic,
 )
 
@@ -93,6 +94,9 @@ def generate_cases(profiles: int, progress: Callable[[str], None] = lambda _m: N
     members: dict[int, list[int]] = {c.id: [] for c in centres}
     counts = {"profiles": 0, "visits": 0, "walk_ins": 0, "group_sessions": 0}
     topics = codelist("visit_topic").codes
+    topic_bits = dict(
+        db.session.execute(sa.select(visit_topic_bit.c.topic, visit_topic_bit.c.bit)).all()
+    )
     isco_sub = [c for c in codelist("isco08").codes if len(c) == 2 and not c.startswith("0")]
     for n in range(profiles):
         centre = centres[n % len(centres)]
@@ -152,28 +156,29 @@ def generate_cases(profiles: int, progress: Callable[[str], None] = lambda _m: N
                 if rng.random() < 0.35
                 else None
             )
-            out.add(
-                Visit.__table__,
-                {
-                    "id": visit_id,
-                    "migrant_id": migrant_id,
-                    "centre_id": centre.id,
-                    "counsellor_id": counsellor,
-                    "occurred_at": moment,
-                    "mode": weighted(
-                        rng, [("in_person", 70), ("phone", 18), ("online", 8), ("outreach", 4)]
-                    ),
-                    "duration_minutes": rng.choice([15, 20, 30, 30, 45, 60]),
-                    "material": None,
-                    "notes": None,
-                    "follow_up_on": follow_up,
-                    "follow_up_done": follow_up is not None and follow_up < now.date(),
-                    "created_at": moment,
-                    "updated_at": moment,
-                    "version_id": 1,
-                },
-            )
-            for topic in rng.sample(topics, rng.randint(1, 3)):
+            visit = {
+                "id": visit_id,
+                "migrant_id": migrant_id,
+                "centre_id": centre.id,
+                "counsellor_id": counsellor,
+                "occurred_at": moment,
+                "mode": weighted(
+                    rng, [("in_person", 70), ("phone", 18), ("online", 8), ("outreach", 4)]
+                ),
+                "duration_minutes": rng.choice([15, 20, 30, 30, 45, 60]),
+                "material": None,
+                "notes": None,
+                "follow_up_on": follow_up,
+                "follow_up_done": follow_up is not None and follow_up < now.date(),
+                "created_at": moment,
+                "updated_at": moment,
+                "version_id": 1,
+            }
+            chosen = rng.sample(topics, rng.randint(1, 3))
+            # The topic set as the triggers would make it, so they find nothing to change.
+            visit["topic_set"] = sum(1 << topic_bits[topic] for topic in chosen)
+            out.add(Visit.__table__, visit)
+            for topic in chosen:
                 out.add(visit_topic, {"visit_id": visit_id, "topic": topic})
             visit_id += 1
             counts["visits"] += 1

@@ -148,12 +148,19 @@ INVENTORY: dict[str, TableEntry] = {
         notes=(RS, CLEAR),
         follow_up_on=(OP, KEEP),
         follow_up_done=(OP, KEEP),
+        topic_set=(ST, KEEP),
     ),
     "visit_topic": _t(
         _l("Topics of a visit"),
         "case",
         visit_id=(OP, KEEP),
         topic=(ST, KEEP),
+    ),
+    "visit_topic_bit": _t(
+        _l("Visit topic codes, each with its bit in a visit's topic set"),
+        "reference",
+        topic=(OP, KEEP),
+        bit=(OP, KEEP),
     ),
     "referral": _t(
         _l("Referrals to legal migration channels, local jobs, training and protection services"),

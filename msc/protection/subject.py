@@ -97,7 +97,7 @@ def subject_record(migrant: Migrant) -> dict:
         "stays_abroad": [_row(stay, exclude={"migrant_id"}) for stay in migrant.stays],
         "consents": [_row(consent, exclude={"migrant_id"}) for consent in migrant.consents],
         "visits": [
-            _row(visit, exclude={"migrant_id"})
+            _row(visit, exclude={"migrant_id", "topic_set"})  # its topics as bits: listed below
             | {"topics": visit.topics, "counsellor": visit.counsellor.full_name}
             for visit in visits
         ],

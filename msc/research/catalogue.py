@@ -11,8 +11,9 @@ Every table is counted twice over in this module, on purpose:
   the table's dimensions; totals (`_T`) are summed in Python from those cells. Units add up across
   cells, and so do persons along a dimension that is an attribute of the person (sex, age band at
   registration). Where one person can fall in several cells (visits in two years, referrals with
-  two outcomes) distinct persons do not add up: the few persons who do are read one by one and
-  the sums corrected (inclusion-exclusion on the cells each of them touches).
+  two outcomes) distinct persons do not add up: the same statement counts, for the few persons
+  who do, how often summing the cells counts them more than once in each total (`_surplus`),
+  and the tally subtracts it.
 - `rows` is the straightforward reading: one `Unit` per counted record, aggregated in Python
   (`disclosure.aggregate`). It is the reference the tests hold `counts` to.
 """
@@ -42,6 +43,7 @@ from msc.visits.models import (
     group_session_attendee,
     group_session_topic,
     visit_topic,
+    visit_topic_bit,
 )
 
 TOTAL = "_T"  # SDMX code for a total
@@ -577,53 +579,68 @@ def persons_destination_counts(connection, start, end, granularity, threshold) -
 
 def visits_by_topic_counts(connection, start, end, granularity, threshold) -> Counts:
     """Visits by topic, period and country. Topics are not additive; a visit without topics
-    counts as "other". Two reads: one GROUP BY per topic cell (units, COUNT(DISTINCT) persons);
-    then, in one statement, the topic totals per period and country (from the visits grouped
-    by person, period and country) and, for the persons who visited in more than one period or
-    country, how often summing the cells counts them twice in a total (`_surplus`)."""
+    counts as "other". One statement reads the visits once: their topics are the bits of
+    `Visit.topic_set`. The visits grouped by person, period and country, with each topic's
+    visits, give every cell: a topic's persons are the groups with a visit on it. For the
+    persons who visited in more than one period or country, the same groups give how often
+    summing the cells counts them twice in a total (`_surplus`)."""
     dialect = connection.dialect.name
     code = _bytewise(dialect)
-    any_visit = (
+    bits = dict(connection.execute(sa.select(visit_topic_bit.c.topic, visit_topic_bit.c.bit)).all())
+    on_topic = {
+        f"t{bit}": _has_topic(Visit.topic_set, bit, topic == "other") for topic, bit in bits.items()
+    }
+    records = (
         sa.select(
             Visit.migrant_id.label("m"),
             code(_period_sql(Visit.occurred_at, granularity, dialect)).label("p"),
             code(Centre.country_code).label("c"),
+            *(visits.label(name) for name, visits in on_topic.items()),
         )
         .join(Centre, Centre.id == Visit.centre_id)
-        .where(*_in_range(Visit.occurred_at, _as_datetime(start), _as_datetime(end)))
+        .where(
+            Visit.migrant_id.in_(statistics_consent()),
+            *_in_range(Visit.occurred_at, _as_datetime(start), _as_datetime(end)),
+        )
     )
-    consenting = Visit.migrant_id.in_(statistics_consent())
-    record = any_visit.where(consenting)
-    topic = code(sa.func.coalesce(visit_topic.c.topic, "other")).label("t")
-    with_topics = any_visit.add_columns(topic).outerjoin(
-        visit_topic, visit_topic.c.visit_id == Visit.id
+    per_person, several = _per_person(records, summed=tuple(on_topic))
+    cell = (per_person.c.p, per_person.c.c)
+    counted = [sa.func.sum(per_person.c.n), sa.func.count()]
+    for name in on_topic:
+        visits = per_person.c[name]
+        counted += [sa.func.sum(visits), sa.func.sum(sa.case((visits > 0, 1), else_=0))]
+    of_several = _materialized(
+        sa.select(per_person).where(per_person.c.m.in_(sa.select(several.c.m))), "of_several"
     )
+    person_cell = (of_several.c.m, of_several.c.p, of_several.c.c)
+    topic_cells = [sa.select(*person_cell, sa.literal(TOTAL).label("t"))]
+    topic_cells += [
+        sa.select(*person_cell, sa.literal(topic)).where(of_several.c[f"t{bit}"] > 0)
+        for topic, bit in bits.items()
+    ]
+    # One statement, so that the visits are grouped once: the surplus rows padded to the width
+    # of the cell rows (a row per period and country, its topics side by side).
+    cells = sa.select(sa.literal(TOTAL).label("t"), *cell, *counted).group_by(*cell)
+    padding = [sa.null()] * (len(counted) - 2)
+    surplus = _surplus(sa.union_all(*topic_cells), ("t", "p", "c"), ("p", "c"))
     tally = Tally(TABLES["visits_by_topic"])
-    base = with_topics.where(consenting).subquery()
-    for t, p, c, units, persons in connection.execute(
-        sa.select(
-            base.c.t, base.c.p, base.c.c, sa.func.count(), _count_distinct(base.c.m)
-        ).group_by(base.c.t, base.c.p, base.c.c)
+    for t, p, c, units, persons, *by_topic in connection.execute(
+        sa.union_all(cells, *(margin.add_columns(*padding) for margin in surplus))
     ):
-        tally.add((t, p, c), units, persons)
-    per_person, several = _per_person(record)
-    cells_of_several = sa.union(  # their cells, topics and the topic total: distinct rows
-        # (consenting already: no need to ask again)
-        with_topics.where(Visit.migrant_id.in_(sa.select(several.c.m))),
-        sa.select(per_person.c.m, per_person.c.p, per_person.c.c, sa.literal(TOTAL)).where(
-            per_person.c.m.in_(sa.select(several.c.m))
-        ),
-    )
-    topic_totals = sa.select(
-        sa.literal(TOTAL),
-        per_person.c.p,
-        per_person.c.c,
-        sa.func.sum(per_person.c.n),
-        sa.func.count(),
-    ).group_by(per_person.c.p, per_person.c.c)
-    surplus = _surplus(cells_of_several, ("t", "p", "c"), ("p", "c"))
-    _add_counted(tally, connection.execute(sa.union_all(topic_totals, *surplus)))
+        if units is None:
+            tally.surplus[(t, p, c)] += persons
+            continue
+        tally.add((t, p, c), int(units), persons)
+        for topic, units, persons in zip(bits, by_topic[::2], by_topic[1::2], strict=True):
+            if units:
+                tally.add((topic, p, c), int(units), int(persons))
     return tally.counts()
+
+
+def _has_topic(topic_set, bit: int, or_none: bool):
+    """1 for a visit on the topic of `bit` (or, with `or_none`, on no topic at all), else 0."""
+    on_it = topic_set.op("&")(1 << bit) != 0
+    return sa.case((sa.or_(on_it, topic_set == 0) if or_none else on_it, 1), else_=0)
 
 
 def _materialized(query, name: str):
@@ -631,12 +648,15 @@ def _materialized(query, name: str):
     return query.cte(name).prefix_with("MATERIALIZED")
 
 
-def _per_person(records):
-    """`records` (a person "m", then the columns of a cell) grouped by person and cell, with
-    their number "n"; and the persons found in more than one cell ("m"). Both computed once."""
+def _per_person(records, summed: tuple[str, ...] = ()):
+    """`records` (a person "m", then the columns of a cell, then the columns named `summed`)
+    grouped by person and cell, with their number "n" and the sums of the `summed` columns; and
+    the persons found in more than one cell ("m"). Both computed once."""
     rows = records.subquery()
+    key = [column for column in rows.c if column.name not in summed]
+    sums = [sa.func.sum(rows.c[name]).label(name) for name in summed]
     per_person = _materialized(
-        sa.select(*rows.c, sa.func.count().label("n")).group_by(*rows.c), "per_person"
+        sa.select(*key, sa.func.count().label("n"), *sums).group_by(*key), "per_person"
     )
     several = _materialized(
         sa.select(per_person.c.m).group_by(per_person.c.m).having(sa.func.count() > 1), "several"
