@@ -6,7 +6,8 @@ Uses (or seeds) the same database as bench/cases_bench.py. For every catalogue t
 whole release path for one table, uncached (counting in SQL with every total and distinct
 persons, primary and complementary suppression with the interval audit, rounding: `build_table`)
 and a plain GROUP BY that counts the finest cells, and prints both with their ratio, and how the
-build splits into counting and protection. Figures, not a test.
+build splits into counting and protection. Both read through the same connection
+(`research_connection`, so with its settings: no JIT on PostgreSQL). Figures, not a test.
 """
 
 from __future__ import annotations
@@ -171,8 +172,14 @@ def main() -> None:
         queries = raw_queries(db.engine.dialect.name)
         request = Request(tuple(t.id for t in CATALOGUE), None, None, "year", "en")
         chosen = args.tables.split(",") if args.tables else [t.id for t in CATALOGUE]
+
+        def read(query):
+            """Through the connection the tables read through, with its settings (no JIT)."""
+            with research_connection() as connection:
+                return connection.execute(query).all()
+
         for spec in [t for t in CATALOGUE if t.id in chosen]:
-            raw = timed(lambda q=queries[spec.id]: db.session.execute(q).all(), args.repeat)
+            raw = timed(lambda q=queries[spec.id]: read(q), args.repeat)
             protected = timed(lambda s=spec: build_table(s, request), args.repeat)
             counted = {}
 
@@ -193,7 +200,7 @@ def main() -> None:
             }
             if spec.id == "visits_by_topic":
                 query = raw_over_topic_bits(db.engine.dialect.name)
-                bits = timed(lambda q=query: db.session.execute(q).all(), args.repeat)
+                bits = timed(lambda q=query: read(q), args.repeat)
                 results["visits_by_topic (raw over the topic bits)"] = {
                     "raw_ms": round(bits, 1),
                     "protected_ms": round(protected, 1),
