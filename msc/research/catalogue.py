@@ -629,12 +629,12 @@ def visits_by_topic_counts(connection, start, end, granularity, threshold) -> Co
     ]
     # One statement, so that the visits are grouped once: the surplus rows padded to the width
     # of the cell rows (a row per period and country, its topics side by side).
-    cells = sa.select(sa.literal(TOTAL).label("t"), *cell, *counted).group_by(*cell)
+    by_period_country = sa.select(sa.literal(TOTAL).label("t"), *cell, *counted).group_by(*cell)
     padding = [sa.null()] * (len(counted) - 2)
     surplus = _surplus(sa.union_all(*topic_cells), ("t", "p", "c"), ("p", "c"))
     tally = Tally(TABLES["visits_by_topic"])
     for t, p, c, units, persons, *by_topic in connection.execute(
-        sa.union_all(cells, *(margin.add_columns(*padding) for margin in surplus))
+        sa.union_all(by_period_country, *(margin.add_columns(*padding) for margin in surplus))
     ):
         if units is None:
             tally.surplus[(t, p, c)] += persons
@@ -660,8 +660,8 @@ def _materialized(query, name: str):
 def _per_person(records, summed: tuple[str, ...] = ()):
     """`records` (a person "m", then the columns of a cell, then the columns named `summed`)
     grouped by person and cell, with their number "n", the sums of the `summed` columns and
-    the number of cells the person is found in ("cells"). Computed once; the count of cells is
-    a window over the groups, which come out in the person's order."""
+    the number of cells the person is found in ("cells"), by a window over the groups (on
+    PostgreSQL they come out in the person's order: the window sorts nothing). Computed once."""
     rows = records.subquery()
     key = [column for column in rows.c if column.name not in summed]
     sums = [sa.func.sum(rows.c[name]).label(name) for name in summed]
