@@ -119,13 +119,13 @@ def raw_over_topic_bits(dialect: str):
     per topic. Printed beside the table, so that the ratio can be read against either."""
     from msc.centres.models import Centre
     from msc.core.db import db
-    from msc.research.catalogue import _period_sql, statistics_consent
-    from msc.visits.models import Visit, visit_topic_bit
+    from msc.research.catalogue import _has_topic, _period_sql, statistics_consent
+    from msc.visits.models import Visit, topic_bits
 
     year = _period_sql(Visit.occurred_at, "year", dialect)
     topics = [
-        sa.func.sum(sa.case((Visit.topic_set.op("&")(1 << bit) != 0, 1), else_=0))
-        for bit in db.session.scalars(sa.select(visit_topic_bit.c.bit))
+        sa.func.sum(_has_topic(Visit.topic_set, bit, topic == "other"))
+        for topic, bit in topic_bits(db.session).items()
     ]
     return (
         sa.select(year, Centre.country_code, sa.func.count(), *topics)

@@ -30,8 +30,8 @@ from msc.visits.models import (
     group_session_attendee,
     group_session_facilitator,
     group_session_topic,
+    topic_bits,
     visit_topic,
-    visit_topic_bit,
     walk_in_topic,
 )
 
@@ -94,9 +94,7 @@ def generate_cases(profiles: int, progress: Callable[[str], None] = lambda _m: N
     members: dict[int, list[int]] = {c.id: [] for c in centres}
     counts = {"profiles": 0, "visits": 0, "walk_ins": 0, "group_sessions": 0}
     topics = codelist("visit_topic").codes
-    topic_bits = dict(
-        db.session.execute(sa.select(visit_topic_bit.c.topic, visit_topic_bit.c.bit)).all()
-    )
+    bits = topic_bits(db.session)
     isco_sub = [c for c in codelist("isco08").codes if len(c) == 2 and not c.startswith("0")]
     for n in range(profiles):
         centre = centres[n % len(centres)]
@@ -176,7 +174,7 @@ def generate_cases(profiles: int, progress: Callable[[str], None] = lambda _m: N
             }
             chosen = rng.sample(topics, rng.randint(1, 3))
             # The topic set as the triggers would make it, so they find nothing to change.
-            visit["topic_set"] = sum(1 << topic_bits[topic] for topic in chosen)
+            visit["topic_set"] = sum(1 << bits[topic] for topic in chosen)
             out.add(Visit.__table__, visit)
             for topic in chosen:
                 out.add(visit_topic, {"visit_id": visit_id, "topic": topic})

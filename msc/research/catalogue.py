@@ -42,8 +42,8 @@ from msc.visits.models import (
     WalkIn,
     group_session_attendee,
     group_session_topic,
+    topic_bits,
     visit_topic,
-    visit_topic_bit,
 )
 
 TOTAL = "_T"  # SDMX code for a total
@@ -597,7 +597,7 @@ def visits_by_topic_counts(connection, start, end, granularity, threshold) -> Co
     summing the cells counts them twice in a total (`_surplus`)."""
     dialect = connection.dialect.name
     code = _bytewise(dialect)
-    bits = dict(connection.execute(sa.select(visit_topic_bit.c.topic, visit_topic_bit.c.bit)).all())
+    bits = topic_bits(connection)
     on_topic = {
         f"t{bit}": _has_topic(Visit.topic_set, bit, topic == "other") for topic, bit in bits.items()
     }

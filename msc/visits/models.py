@@ -31,6 +31,13 @@ visit_topic_bit = sa.Table(
     sa.Column("bit", sa.SmallInteger, nullable=False, unique=True),
 )
 visit_topic = topic_table("visit_topic", "visit", sa.ForeignKey("visit_topic_bit.topic"))
+
+
+def topic_bits(connection) -> dict[str, int]:
+    """Each visit topic code with its bit in `Visit.topic_set`."""
+    return dict(connection.execute(sa.select(visit_topic_bit.c.topic, visit_topic_bit.c.bit)).all())
+
+
 group_session_topic = topic_table("group_session_topic", "group_session")
 walk_in_topic = topic_table("walk_in_topic", "walk_in")
 

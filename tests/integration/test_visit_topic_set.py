@@ -16,7 +16,7 @@ from msc import create_app
 from msc.core.codelists import codelist
 from msc.core.db import db
 from msc.core.roles import Role
-from msc.visits.models import Visit, visit_topic, visit_topic_bit
+from msc.visits.models import Visit, topic_bits, visit_topic, visit_topic_bit
 from tests.fixtures.app import create_scratch_database
 
 BEFORE_TOPIC_SETS = "2b7d4e1c9a53"
@@ -42,7 +42,7 @@ def topic_set(visit_id: int) -> int:
 
 
 def bits_of(*topics: str) -> int:
-    bits = dict(db.session.execute(sa.select(visit_topic_bit.c.topic, visit_topic_bit.c.bit)).all())
+    bits = topic_bits(db.session)
     return sum(1 << bits[topic] for topic in topics)
 
 
@@ -61,7 +61,7 @@ def new_visit(migrant, counsellor) -> Visit:
 
 
 def test_every_visit_topic_code_has_a_bit_of_its_own():
-    bits = dict(db.session.execute(sa.select(visit_topic_bit.c.topic, visit_topic_bit.c.bit)).all())
+    bits = topic_bits(db.session)
     missing = set(codelist("visit_topic").codes) - set(bits)
     assert not missing, f"add these codes to visit_topic_bit in a migration: {sorted(missing)}"
     assert len(set(bits.values())) == len(bits)
