@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from msc.centres.models import Centre
+from msc.centres.models import Centre, Region
 from msc.core.db import db
 from msc.migrants.models import Consent, Migrant, MigrantCode
 from msc.referrals.models import Referral
@@ -49,6 +49,10 @@ from msc.visits.models import (
 TOTAL = "_T"  # SDMX code for a total
 OTHER = "_O"  # SDMX code for "other" (rare destinations grouped)
 UNKNOWN = "_U"
+# The reference areas a table can be broken down by (REF_AREA): the centre's country, or the
+# region it serves, where the table allows it. Not the centre itself: a centre's research figures
+# would be few persons in most cells, and its activity is in the supervisors' own pages.
+GEOGRAPHIES = ("country", "region")
 RESEARCH_BIND = "research"  # SQLALCHEMY_BINDS key of the read replica (MSC_RESEARCH_DATABASE_URL)
 AGE_BANDS = [
     ("15-17", 15, 17),
@@ -97,6 +101,8 @@ class TableSpec:
     dimensions: tuple[Dimension, ...]
     rows: Callable[..., Iterator[Unit]]  # (connection, start, end, granularity): the reference
     counts: Callable[..., Counts]  # (connection, start, end, granularity, threshold): in SQL
+    # Levels of REF_AREA besides the country; `rows` and `counts` then take `geography=`.
+    geographies: tuple[str, ...] = ("country",)
 
 
 def age_band(birth_year: int | None, on: date | int) -> str | None:
@@ -203,15 +209,42 @@ def _outcome(status, outcome):
     return outcome or ("declined" if status == "declined" else "open")
 
 
+def _area(geography: str):
+    """The REF_AREA code of a record's centre: its country (ISO 3166-1 alpha-2) or its region
+    (ISO 3166-2). A region code without its country's prefix gets one, so that codes stay
+    unique when a regional hub merges the packages of several countries."""
+    if geography != "region":
+        return Centre.country_code
+    prefix = Region.country_code.concat("-")
+    return sa.case(
+        (sa.func.substr(Region.code, 1, 3) == prefix, Region.code),
+        else_=prefix.concat(Region.code),
+    )
+
+
+def region_names(connection) -> dict[str, tuple[str, str]]:
+    """Each region's REF_AREA code: its name and its country, for the codebook."""
+    query = sa.select(_area("region"), Region.name, Region.country_code)
+    return {code: (name, country) for code, name, country in connection.execute(query)}
+
+
+def _in_area(query, geography: str):
+    """`query` (which joins the centre) joined with what `_area(geography)` reads."""
+    if geography != "region":
+        return query
+    return query.join(Region, Region.id == Centre.region_id)
+
+
 # --- The reference: one Unit per record, read straightforwardly --------------------------------
 
 
-def _profiles(connection, start, end, columns):
+def _profiles(connection, start, end, columns, geography="country"):
     created = Migrant.created_at
+    query = sa.select(Migrant.id, Migrant.created_at, *columns).join(
+        Centre, Centre.id == Migrant.centre_id
+    )
     return connection.execute(
-        sa.select(Migrant.id, Migrant.created_at, *columns)
-        .join(Centre, Centre.id == Migrant.centre_id)
-        .where(
+        _in_area(query, geography).where(
             Migrant.merged_into_id.is_(None),
             Migrant.id.in_(statistics_consent()),
             *_in_range(created, _as_datetime(start), _as_datetime(end)),
@@ -219,12 +252,12 @@ def _profiles(connection, start, end, columns):
     )
 
 
-def persons_registered(connection, start, end, granularity) -> Iterator[Unit]:
-    columns = [Centre.country_code, Migrant.sex, Migrant.birth_year]
-    for row in _profiles(connection, start, end, columns):
+def persons_registered(connection, start, end, granularity, geography="country"):
+    columns = [_area(geography).label("area"), Migrant.sex, Migrant.birth_year]
+    for row in _profiles(connection, start, end, columns, geography):
         on = row.created_at.date()
         categories = _registered(
-            period(on, granularity), on.year, row.country_code, row.sex, row.birth_year
+            period(on, granularity), on.year, row.area, row.sex, row.birth_year
         )
         if categories:
             yield Unit(("m", row.id), row.id, 0, 1, categories)
@@ -265,12 +298,13 @@ def occupation_sought(connection, start, end, granularity) -> Iterator[Unit]:
         yield Unit(("m", row.id), row.id, 0, 1, _occupation(row.occupation_sought, row.sex))
 
 
-def visits_by_topic(connection, start, end, granularity) -> Iterator[Unit]:
+def visits_by_topic(connection, start, end, granularity, geography="country"):
     topics: dict[int, list[str]] = {}
+    query = sa.select(
+        Visit.id, Visit.migrant_id, Visit.occurred_at, _area(geography).label("area")
+    ).join(Centre, Centre.id == Visit.centre_id)
     rows = connection.execute(
-        sa.select(Visit.id, Visit.migrant_id, Visit.occurred_at, Centre.country_code)
-        .join(Centre, Centre.id == Visit.centre_id)
-        .where(
+        _in_area(query, geography).where(
             Visit.migrant_id.in_(statistics_consent()),
             *_in_range(Visit.occurred_at, _as_datetime(start), _as_datetime(end)),
         )
@@ -290,7 +324,7 @@ def visits_by_topic(connection, start, end, granularity) -> Iterator[Unit]:
             (
                 tuple(sorted(topics.get(row.id, ["other"]))),
                 period(row.occurred_at.date(), granularity),
-                row.country_code,
+                row.area,
             ),
         )
 
@@ -483,16 +517,19 @@ def _grouped(query):
     return sa.select(*base.c, sa.func.count()).group_by(*base.c)
 
 
-def persons_registered_counts(connection, start, end, granularity, threshold) -> Counts:
+def persons_registered_counts(
+    connection, start, end, granularity, threshold, geography="country"
+) -> Counts:
     dialect = connection.dialect.name
     created = Migrant.created_at
     year = _year_sql(created, dialect).label("y")
-    person = [Centre.country_code, Migrant.sex, Migrant.birth_year]
+    person = [_area(geography).label("a"), Migrant.sex, Migrant.birth_year]
     by_year = granularity == "year"  # the period is the year itself: grouped once, not twice
     period = [] if by_year else [_period_sql(created, granularity, dialect).label("p")]
     tally = Tally(TABLES["persons_registered"])
     query = sa.select(*period, year, *person).join(Centre, Centre.id == Migrant.centre_id)
-    for *values, n in connection.execute(_grouped(query.where(*_profiles_where(start, end)))):
+    query = _in_area(query, geography).where(*_profiles_where(start, end))
+    for *values, n in connection.execute(_grouped(query)):
         period_code = str(values[0]) if by_year else values.pop(0)
         categories = _registered(period_code, *values)
         if categories:
@@ -588,7 +625,9 @@ def persons_destination_counts(connection, start, end, granularity, threshold) -
     return tally.counts()
 
 
-def visits_by_topic_counts(connection, start, end, granularity, threshold) -> Counts:
+def visits_by_topic_counts(
+    connection, start, end, granularity, threshold, geography="country"
+) -> Counts:
     """Visits by topic, period and country. Topics are not additive; a visit without topics
     counts as "other". One statement reads the visits once: their topics are the bits of
     `Visit.topic_set`. The visits grouped by person, period and country, with each topic's
@@ -601,18 +640,15 @@ def visits_by_topic_counts(connection, start, end, granularity, threshold) -> Co
     on_topic = {
         f"t{bit}": _has_topic(Visit.topic_set, bit, topic == "other") for topic, bit in bits.items()
     }
-    records = (
-        sa.select(
-            Visit.migrant_id.label("m"),
-            code(_period_sql(Visit.occurred_at, granularity, dialect)).label("p"),
-            code(Centre.country_code).label("c"),
-            *(visits.label(name) for name, visits in on_topic.items()),
-        )
-        .join(Centre, Centre.id == Visit.centre_id)
-        .where(
-            Visit.migrant_id.in_(statistics_consent()),
-            *_in_range(Visit.occurred_at, _as_datetime(start), _as_datetime(end)),
-        )
+    records = sa.select(
+        Visit.migrant_id.label("m"),
+        code(_period_sql(Visit.occurred_at, granularity, dialect)).label("p"),
+        code(_area(geography)).label("c"),
+        *(visits.label(name) for name, visits in on_topic.items()),
+    ).join(Centre, Centre.id == Visit.centre_id)
+    records = _in_area(records, geography).where(
+        Visit.migrant_id.in_(statistics_consent()),
+        *_in_range(Visit.occurred_at, _as_datetime(start), _as_datetime(end)),
     )
     per_person = _per_person(records, summed=tuple(on_topic))
     cell = (per_person.c.p, per_person.c.c)
@@ -815,6 +851,7 @@ CATALOGUE = [
         (PERIOD, COUNTRY, SEX, AGE),
         persons_registered,
         persons_registered_counts,
+        GEOGRAPHIES,
     ),
     TableSpec(
         "persons_education",
@@ -868,6 +905,7 @@ CATALOGUE = [
         (Dimension("TOPIC", "visit_topic", additive=False), PERIOD, COUNTRY),
         visits_by_topic,
         visits_by_topic_counts,
+        GEOGRAPHIES,
     ),
     TableSpec(
         "group_participants",

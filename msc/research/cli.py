@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 
 from msc.core.db import db
 from msc.research.audit import audit_package
-from msc.research.catalogue import TABLES
+from msc.research.catalogue import GEOGRAPHIES, TABLES
 from msc.research.merge import MergeRefused, merge_packages
 from msc.research.models import record_release
 from msc.research.package import Request, all_tables, build_package
@@ -38,8 +38,14 @@ def _month(value: str | None, end: bool = False) -> date | None:
 @click.option("--from", "start", default=None, help="First month, YYYY-MM.")
 @click.option("--to", "end", default=None, help="Last month, YYYY-MM.")
 @click.option("--period", default="year", type=click.Choice(["year", "quarter", "month"]))
+@click.option(
+    "--geography",
+    default="country",
+    type=click.Choice(GEOGRAPHIES),
+    help="Areas of the tables by country (the others stay as they are).",
+)
 @click.option("--locale", default="en")
-def export(out, tables, start, end, period, locale):
+def export(out, tables, start, end, period, geography, locale):
     """Build, audit and write a research package."""
     wanted = tuple(t.strip() for t in tables.split(",") if t.strip()) or all_tables()
     unknown = [t for t in wanted if t not in TABLES]
@@ -48,7 +54,7 @@ def export(out, tables, start, end, period, locale):
             f"unknown table(s): {', '.join(unknown)}; known: {', '.join(TABLES)}"
         )
     data, _descriptor = build_package(
-        Request(wanted, _month(start), _month(end, True), period, locale)
+        Request(wanted, _month(start), _month(end, True), period, locale, geography)
     )
     problems = audit_package(data)
     if problems:
@@ -57,7 +63,13 @@ def export(out, tables, start, end, period, locale):
         )
     with open(out, "wb") as handle:
         handle.write(data)
-    parameters = {"from": start, "to": end, "period": period, "locale": locale}
+    parameters = {
+        "from": start,
+        "to": end,
+        "period": period,
+        "locale": locale,
+        "geography": geography,
+    }
     record_release("export", data, wanted, parameters, None)
     db.session.commit()
     click.echo(f"wrote {out}: {len(wanted)} tables, audit passed")

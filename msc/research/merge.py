@@ -1,9 +1,11 @@
 """The regional merge: national packages in, one regional package out, without any database.
 
 Each national package must carry a valid signature by a trusted instance key, and all must share
-the specification and the code-list versions. A regional cell is the sum of the national cells and
-is published only when every national component was published; otherwise it is marked D. Each
-published national count is rounded, so the merged package records the wider rounding slack.
+the specification, the code-list versions, the period (and its granularity) and the geography:
+cells of different periods or areas do not add up. A regional cell is the sum of the national
+cells and is published only when every national component was published; otherwise it is marked
+D. Each published national count is rounded, so the merged package records the wider rounding
+slack.
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ def merge_packages(packages: list[bytes], trusted: dict[str, str], key, hub_id: 
         )
     first = opened[0][1]
     for _archive, descriptor, _signer, _digest in opened[1:]:
-        for field in ("specification", "code_lists"):
-            if descriptor["msc"][field] != first["msc"][field]:
+        for field in ("specification", "code_lists", "period", "geography"):
+            if descriptor["msc"].get(field) != first["msc"].get(field):
                 raise MergeRefused(
                     f"the packages differ in {field.replace('_', '-')}; merge needs the same"
                 )

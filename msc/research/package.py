@@ -15,10 +15,11 @@ import zipfile
 from dataclasses import dataclass
 from datetime import date
 
-from flask import current_app
+from flask import current_app, g
 from flask_babel import force_locale
 
 from msc.core.codelists import codelist, label
+from msc.core.db import db
 from msc.core.i18n import country_name
 from msc.research.catalogue import (
     CATALOGUE,
@@ -26,6 +27,7 @@ from msc.research.catalogue import (
     TABLES,
     TOTAL,
     TableSpec,
+    region_names,
     research_connection,
 )
 from msc.research.disclosure import MIN_THRESHOLD, ProtectedTable, protect, table_rows
@@ -43,14 +45,20 @@ class Request:
     end: date | None
     granularity: str = "year"
     locale: str = "en"
+    geography: str = "country"  # REF_AREA of the tables that allow more (catalogue.GEOGRAPHIES)
 
 
 def build_table(spec: TableSpec, request: Request) -> ProtectedTable:
     """Count the table in the database (the research replica when configured), then protect it."""
     config = current_app.config
     threshold = max(config["RESEARCH_THRESHOLD"], MIN_THRESHOLD)
+    # A table offers REF_AREA levels besides the country only where `geographies` says so; the
+    # others are counted as always, whatever the request's geography.
+    area = {"geography": request.geography} if request.geography in spec.geographies[1:] else {}
     with research_connection() as connection:
-        counts = spec.counts(connection, request.start, request.end, request.granularity, threshold)
+        counts = spec.counts(
+            connection, request.start, request.end, request.granularity, threshold, **area
+        )
     return protect(spec, counts, threshold, config["RESEARCH_ROUNDING_BASE"])
 
 
@@ -63,6 +71,8 @@ def code_label(dimension_id: str, codelist_name: str | None, code: str) -> str:
         return _("Other countries")
     if code == "_U":
         return _("Not known")
+    if dimension_id == "REF_AREA" and "-" in code:  # a region (ISO 3166-2)
+        return _region_label(code)
     if dimension_id in {"REF_AREA", "DESTINATION"}:
         return country_name(code)
     if dimension_id == "OUTCOME":
@@ -72,6 +82,38 @@ def code_label(dimension_id: str, codelist_name: str | None, code: str) -> str:
     if codelist_name:
         return label(codelist_name, code)
     return code
+
+
+def area_note(spec: TableSpec, request: Request) -> str | None:
+    """What REF_AREA holds, for a table that offers more than one level of it."""
+    from flask_babel import gettext as _
+
+    if len(spec.geographies) < 2:
+        return None
+    if request.geography == "region":
+        return _("the regions of the centres (ISO 3166-2)")
+    return _("the countries of the centres")
+
+
+def _description(spec: TableSpec, request: Request) -> str:
+    from flask_babel import gettext as _
+
+    parts = [str(spec.unit), str(spec.date_rule)]
+    areas = area_note(spec, request)
+    if areas:
+        parts.append(_("areas: %(areas)s", areas=areas))
+    return "; ".join(parts)
+
+
+def _region_label(code: str) -> str:
+    from flask_babel import gettext as _
+
+    if "msc_region_names" not in g:  # read once per request or command
+        g.msc_region_names = region_names(db.session)
+    name, country = g.msc_region_names.get(code, (code, None))
+    if country is None:
+        return code
+    return _("%(region)s (%(country)s)", region=name, country=country_name(country))
 
 
 def csv_bytes(rows: list[dict], fields: list[str]) -> bytes:
@@ -121,7 +163,7 @@ def build_package(request: Request) -> tuple[bytes, dict]:
                     "mediatype": "text/csv",
                     "encoding": "utf-8",
                     "title": str(spec.title),
-                    "description": f"{spec.unit}; {spec.date_rule}",
+                    "description": _description(spec, request),
                     "schema": {"fields": schema_fields, "missingValues": [""]},
                     "hash": "sha256:" + hashlib.sha256(files[path]).hexdigest(),
                 }
@@ -170,6 +212,7 @@ def build_package(request: Request) -> tuple[bytes, dict]:
                 "to": request.end.isoformat() if request.end else None,
                 "granularity": request.granularity,
             },
+            "geography": request.geography,
             "generated": (request.end or date(2100, 1, 1)).isoformat(),
             "locale": request.locale,
             "method": {
@@ -216,6 +259,7 @@ def add_other_formats(files: dict[str, bytes], descriptor: dict, table_ids) -> N
         ("specification", SPEC_VERSION),
         ("instance", descriptor["msc"]["instance"]),
         ("period", json.dumps(descriptor["msc"]["period"], sort_keys=True)),
+        ("geography", descriptor["msc"].get("geography", "country")),
     ]
     extra["tables.xlsx"] = xlsx(tables, files["codebook.csv"], method)
     files.update(extra)

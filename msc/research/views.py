@@ -18,9 +18,9 @@ from msc.core.db import db
 from msc.core.roles import Role
 from msc.research.audit import audit_package
 from msc.research.cache import protected_rows
-from msc.research.catalogue import CATALOGUE, TABLES
+from msc.research.catalogue import CATALOGUE, GEOGRAPHIES, TABLES
 from msc.research.models import record_release
-from msc.research.package import Request, build_package, code_label
+from msc.research.package import Request, area_note, build_package, code_label
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ def parse_request(tables: tuple[str, ...]) -> Request:
             return None
 
     granularity = request.args.get("period", "year")
+    geography = request.args.get("geography", "country")
     start, end = month("from"), month("to")
     if end:  # "to" is inclusive: up to the start of the next month
         end = date(end.year + end.month // 12, end.month % 12 + 1, 1)
@@ -47,6 +48,7 @@ def parse_request(tables: tuple[str, ...]) -> Request:
         end,
         granularity if granularity in GRANULARITIES else "year",
         str(get_locale()),
+        geography if geography in GEOGRAPHIES else "country",
     )
 
 
@@ -56,6 +58,7 @@ def _parameters(parsed: Request) -> dict:
         "to": parsed.end.isoformat() if parsed.end else None,
         "period": parsed.granularity,
         "locale": parsed.locale,
+        "geography": parsed.geography,
     }
 
 
@@ -88,6 +91,7 @@ def preview(table_id: str):
         chart=chart,
         parsed=parsed,
         computed_at=computed_at,
+        area_note=area_note(spec, parsed),
     )
 
 

@@ -4,6 +4,7 @@ import json
 import re
 import zipfile
 
+import pytest
 import sqlalchemy as sa
 
 from msc.core.roles import Role
@@ -434,3 +435,94 @@ def test_scheduled_refresh_computes_every_preview_ahead(
         assert client.get(f"/research/tables/{table.id}?period=quarter").status_code == 200
     assert client.get("/research/report").status_code == 200
     assert computed == []  # every preview and the report came from the refresh
+
+
+def _by_region(make_user, make_migrant, make_centre, make_region):
+    """Persons registered at two centres in two regions of Serbia, one region coded without the
+    country prefix; a counsellor in each."""
+    belgrade = make_centre("RS", region=make_region("RS", code="RS-00", name="Beograd"))
+    novi_sad = make_centre("RS", region=make_region("RS", code="06", name="Južnobački okrug"))
+    for centre, n in ((belgrade, 14), (novi_sad, 12)):
+        counsellor = make_user(Role.COUNSELLOR, centre=centre)
+        for i in range(n):
+            make_migrant(counsellor, given_name=f"Zzmarker{i}", sex="F" if i % 2 else "M")
+
+
+def test_tables_by_region_in_the_package_the_preview_and_the_ledger(
+    client, login_as, make_user, make_migrant, make_centre, make_region, tmp_path
+):
+    from frictionless import Package
+
+    from msc.core.db import db
+    from msc.research.models import ResearchRelease
+
+    _by_region(make_user, make_migrant, make_centre, make_region)
+    login_as(Role.RESEARCHER)
+    tables = "table=persons_registered&table=visits_by_topic&table=walk_ins"
+    data = client.get(f"/research/package.zip?{tables}&geography=region").data
+    assert audit_package(data) == []
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    descriptor = json.loads(archive.read("datapackage.json"))
+    assert descriptor["msc"]["geography"] == "region"
+    registered = archive.read("data/persons_registered.csv").decode().splitlines()
+    areas = {line.split(",")[1] for line in registered[1:]}
+    assert areas == {"RS-00", "RS-06", "_T"}
+    belgrade = next(line for line in registered if line.startswith("_T,RS-00,_T,_T,"))
+    assert belgrade.startswith("_T,RS-00,_T,_T,15,F,")  # 14 persons, rounded to base 5
+    codebook = archive.read("codebook.csv").decode()
+    assert "RS-06,Južnobački okrug (Serbia)" in codebook
+    resources = {r["name"]: r for r in descriptor["resources"]}
+    assert "regions" in resources["persons_registered"]["description"]
+    assert "areas" not in resources["walk_ins"]["description"]
+    archive.extractall(tmp_path)
+    report = Package(str(tmp_path / "datapackage.json")).validate()
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])[:10]
+    release = db.session.scalars(sa.select(ResearchRelease)).one()
+    assert release.parameters["geography"] == "region"
+    # By country (the default) the same persons are one area.
+    national = zipfile.ZipFile(io.BytesIO(client.get(f"/research/package.zip?{tables}").data))
+    lines = national.read("data/persons_registered.csv").decode().splitlines()
+    assert {line.split(",")[1] for line in lines[1:]} == {"RS", "_T"}
+
+    page = client.get("/research/tables/persons_registered?geography=region").get_data(as_text=True)
+    assert "Beograd (Serbia)" in page and '<option value="region" selected>' in page
+    assert "geography=region" in page  # the download keeps the areas shown
+    other = client.get("/research/tables/walk_ins?geography=region").get_data(as_text=True)
+    assert 'name="geography"' not in other
+    unknown = client.get("/research/tables/persons_registered?geography=centre")
+    assert unknown.status_code == 200 and "Beograd" not in unknown.get_data(as_text=True)
+
+
+def test_cli_exports_by_region(runner, make_user, make_migrant, make_centre, make_region, tmp_path):
+    _by_region(make_user, make_migrant, make_centre, make_region)
+    out = tmp_path / "regions.zip"
+    args = ["msc", "research", "export", "--out", str(out), "--tables", "persons_registered"]
+    result = runner.invoke(args=[*args, "--geography", "region"])
+    assert result.exit_code == 0, result.output
+    lines = zipfile.ZipFile(out).read("data/persons_registered.csv").decode().splitlines()
+    assert {line.split(",")[1] for line in lines[1:]} == {"RS-00", "RS-06", "_T"}
+    wrong = runner.invoke(args=[*args, "--geography", "centre"])
+    assert wrong.exit_code != 0 and "centre" in wrong.output
+
+
+def test_merge_refuses_packages_of_other_periods_or_areas(
+    app, client, login_as, make_user, make_migrant
+):
+    from msc.research.merge import MergeRefused, merge_packages
+    from msc.research.signing import instance_key, public_key_entry
+
+    populate(make_user, make_migrant, 12)
+    login_as(Role.RESEARCHER)
+    base = "/research/package.zip?table=persons_registered"
+    by_year = client.get(base).data
+    key_id, public = public_key_entry(instance_key())
+    trusted = {key_id: public}
+    for other, refusal in (
+        (client.get(f"{base}&period=quarter").data, "differ in period"),
+        (client.get(f"{base}&from=2024-01").data, "differ in period"),
+        (client.get(f"{base}&geography=region").data, "differ in geography"),
+    ):
+        with pytest.raises(MergeRefused, match=refusal):
+            merge_packages([by_year, other], trusted, instance_key(), "msc-hub")
+    merged = merge_packages([by_year, by_year], trusted, instance_key(), "msc-hub")
+    assert audit_package(merged) == []

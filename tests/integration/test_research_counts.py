@@ -6,6 +6,7 @@ group sessions without topics, rare destinations, empty head counts and referral
 """
 
 import datetime
+import itertools
 
 import pytest
 import sqlalchemy as sa
@@ -87,6 +88,10 @@ def _population():
     session.execute(
         sa.update(Migrant).where(Migrant.id == migrants[-1]).values(intention="emigrate")
     )
+    # A region whose code lacks its country's ISO 3166-2 prefix is given one.
+    from msc.centres.models import Region
+
+    session.execute(sa.update(Region).where(Region.code == "RS-06").values(code="06"))
     # An empty outcome counts as no outcome.
     session.execute(
         sa.update(Referral)
@@ -107,12 +112,15 @@ def test_every_table_counted_in_sql_equals_the_count_of_its_records():
     _population()
     with research_connection() as connection:
         for spec in CATALOGUE:
-            for granularity, start, end in REQUESTS:
-                counted = spec.counts(connection, start, end, granularity, K)
-                units = list(spec.rows(connection, start, end, granularity))
+            for (granularity, start, end), geography in itertools.product(
+                REQUESTS, spec.geographies
+            ):
+                area = {} if geography == "country" else {"geography": geography}
+                counted = spec.counts(connection, start, end, granularity, K, **area)
+                units = list(spec.rows(connection, start, end, granularity, **area))
                 reference = aggregate(spec, units, K)
                 assert counted.cells, spec.id
-                where = (spec.id, granularity)
+                where = (spec.id, granularity, geography)
                 assert counted.cells == reference.cells, where
                 assert list(map(sorted, counted.categories)) == list(
                     map(sorted, reference.categories)
@@ -174,3 +182,24 @@ def test_protection_from_counts_equals_protection_from_records(table_id):
         units = list(spec.rows(connection, None, None, "year"))
     assert isinstance(counts, Counts)
     assert table_rows(protect(spec, counts, K, 5)) == table_rows(protect(spec, units, K, 5))
+
+
+def test_tables_by_region_count_the_regions_of_the_centres():
+    """REF_AREA by region: ISO 3166-2 codes, a prefix added where a code lacks it, and every
+    region's cells add up to its country's."""
+    _population()
+    spec = TABLES["persons_registered"]
+    with research_connection() as connection:
+        by_country = spec.counts(connection, None, None, "year", K)
+        by_region = spec.counts(connection, None, None, "year", K, geography="region")
+    regions = set(by_region.categories[1])
+    assert "RS-06" in regions and "RS-00" in regions and "06" not in regions
+    assert all(code[:2] in by_country.categories[1] and code[2] == "-" for code in regions)
+    for country in by_country.categories[1]:
+        persons = sum(
+            cell[1]
+            for key, cell in by_region.cells.items()
+            if key[1].startswith(country + "-") and key[0] == key[2] == key[3] == TOTAL
+        )
+        assert persons == by_country.cells[(TOTAL, country, TOTAL, TOTAL)][1]
+    assert by_region.cells[(TOTAL,) * 4] == by_country.cells[(TOTAL,) * 4]
