@@ -71,6 +71,16 @@ class Dimension:
     codelist: str | None  # our code list for labels; None: ISO 3166 countries or periods
     additive: bool = True  # False when a record can fall in several categories (topics)
     fixed_codes: tuple[str, ...] | None = None  # the full list of categories, zeros included
+    nested: bool = False  # codes "XX-..." are parts of code "XX" where both are present
+
+    def parent(self, code: str, present: set | frozenset) -> str:
+        """The code that `code` is a part of: a region's country (ISO 3166-2 "RS-00" in
+        ISO 3166-1 "RS") when the table holds both, else the total."""
+        if self.nested and "-" in code:
+            prefix = code.split("-", 1)[0]
+            if prefix in present:
+                return prefix
+        return TOTAL
 
 
 @dataclass(frozen=True)
@@ -101,7 +111,8 @@ class TableSpec:
     dimensions: tuple[Dimension, ...]
     rows: Callable[..., Iterator[Unit]]  # (connection, start, end, granularity): the reference
     counts: Callable[..., Counts]  # (connection, start, end, granularity, threshold): in SQL
-    # Levels of REF_AREA besides the country; `rows` and `counts` then take `geography=`.
+    # The levels of REF_AREA the table offers, the default first; where there is more than one,
+    # `rows` and `counts` take `geography=`.
     geographies: tuple[str, ...] = ("country",)
 
 
@@ -252,7 +263,7 @@ def _profiles(connection, start, end, columns, geography="country"):
     )
 
 
-def persons_registered(connection, start, end, granularity, geography="country"):
+def persons_registered(connection, start, end, granularity, geography="country") -> Iterator[Unit]:
     columns = [_area(geography).label("area"), Migrant.sex, Migrant.birth_year]
     for row in _profiles(connection, start, end, columns, geography):
         on = row.created_at.date()
@@ -298,7 +309,7 @@ def occupation_sought(connection, start, end, granularity) -> Iterator[Unit]:
         yield Unit(("m", row.id), row.id, 0, 1, _occupation(row.occupation_sought, row.sex))
 
 
-def visits_by_topic(connection, start, end, granularity, geography="country"):
+def visits_by_topic(connection, start, end, granularity, geography="country") -> Iterator[Unit]:
     topics: dict[int, list[str]] = {}
     query = sa.select(
         Visit.id, Visit.migrant_id, Visit.occurred_at, _area(geography).label("area")
@@ -840,7 +851,7 @@ def _codes(name):
 SEX = Dimension("SEX", "sex", fixed_codes=("F", "M", "O", "U"))
 AGE = Dimension("AGE", "age_band", fixed_codes=tuple(code for code, _l, _h in AGE_BANDS))
 PERIOD = Dimension("TIME_PERIOD", None)
-COUNTRY = Dimension("REF_AREA", None)
+COUNTRY = Dimension("REF_AREA", None, nested=True)
 
 CATALOGUE = [
     TableSpec(

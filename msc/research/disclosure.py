@@ -17,7 +17,14 @@ tau-ARGUS; cf. Statistics Norway's GaussSuppression):
 4. A row in which all persons but fewer than k fall in one category is flagged ("G"): publishing
    it tells that (nearly) everyone in the row shares the attribute.
 Non-additive dimensions (a visit with two topics counts under both) give no equations; their
-totals count each record once.
+totals count each record once. A nested dimension (REF_AREA with countries and their ISO 3166-2
+regions) gives an equation per country as well: it is the sum of its regions.
+
+Linked tables (protected together, as the Handbook and tau-ARGUS treat them): a table by region
+is released with the same table by country (`package.protect_by_area`). The countries' cells keep
+the status the national release gave them (`pinned`); only the regions' cells are suppressed
+further, until the audit over both levels passes. The package holds both levels, so that its own
+audit sees everything the two releases publish.
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ class ProtectedTable:
     equations: list[list[tuple]] = field(default_factory=list)  # [total, *parts]
     threshold: int = 10
     rounding_base: int = 5
+    pinned: frozenset = frozenset()  # cells whose status another release decided: never suppressed
     _containing: dict | None = field(default=None, repr=False)
     _incidence: tuple | None = field(default=None, repr=False)
 
@@ -165,10 +173,20 @@ def equations_of(
         if not dimension.additive:
             continue
         others = [codes if i != j else [TOTAL] for i, codes in enumerate(all_codes)]
-        for total in itertools.product(*others):
-            parts = [total[:j] + (code,) + total[j + 1 :] for code in categories[j]]
-            equations.append([total, *parts])
+        for whole, parts in families(dimension, categories[j]):
+            for total in itertools.product(*others):
+                equations.append([total[:j] + (code,) + total[j + 1 :] for code in (whole, *parts)])
     return equations
+
+
+def families(dimension: Dimension, codes: list[str]) -> list[tuple[str, list[str]]]:
+    """Each code that is the sum of others, with those parts: the total, of the codes that are
+    part of nothing else; in a nested dimension also each country, of its regions."""
+    present = frozenset(codes)
+    parts: dict[str, list[str]] = {TOTAL: []}
+    for code in codes:
+        parts.setdefault(dimension.parent(code, present), []).append(code)
+    return list(parts.items())
 
 
 def protect(
@@ -177,17 +195,29 @@ def protect(
     threshold: int,
     rounding_base: int,
     protection: int | None = None,
+    pinned: dict[tuple, str] | None = None,
 ) -> ProtectedTable:
-    """Disclosure control of one table, from its records (`Unit`s) or its counts (`Counts`)."""
+    """Disclosure control of one table, from its records (`Unit`s) or its counts (`Counts`).
+    `pinned` gives the status of cells another release has published or suppressed already
+    (linked tables): they keep it, are audited with the rest, and are never chosen as partners."""
     threshold = max(threshold, MIN_THRESHOLD)
     counts = units if isinstance(units, Counts) else aggregate(spec, units, threshold)
     categories, cells = _cells(counts)
+    pinned = pinned or {}
     table = ProtectedTable(
-        spec, categories, cells, equations_of(spec.dimensions, categories), threshold, rounding_base
+        spec,
+        categories,
+        cells,
+        equations_of(spec.dimensions, categories),
+        threshold,
+        rounding_base,
+        frozenset(pinned),
     )
     for cell in cells.values():
         if 1 <= cell.persons < threshold:
             cell.status = PRIMARY
+        elif cell.key in pinned:  # suppressed there stays suppressed; a primary stays one
+            cell.status = pinned[cell.key]
     protection = protection or threshold
     # First the cells that bound propagation alone shows too narrow (no linear program), then
     # the linear programs, over a table that is by then nearly as it will be released.
@@ -214,8 +244,12 @@ def _complete_suppression(table: ProtectedTable, protection: float, outer_only: 
 
 
 def _candidates(table: ProtectedTable, equation: list[tuple]) -> list[Cell]:
-    cells = table.cells
-    return [cells[k] for k in equation if cells[k].status == FREE and cells[k].units > 0]
+    cells, pinned = table.cells, table.pinned
+    return [
+        cells[k]
+        for k in equation
+        if cells[k].status == FREE and cells[k].units > 0 and k not in pinned
+    ]
 
 
 def _close_singletons(table: ProtectedTable) -> None:
@@ -525,7 +559,9 @@ def _hypercube_reaches(
     the total, both cells move alike; else oppositely), as far as each cell stays >= 0.
     Every hypercube of the table at once, with numpy: per hypercube the least value among the
     corners that move like the first one (P) and among the others (M); a corner moving like
-    the first can go down by P and up by M, the others the other way round. Returns, for every
+    the first can go down by P and up by M, the others the other way round. In a nested
+    dimension (countries and their regions) the two codes are two regions of one country: a
+    country moves only with its regions, which no such move keeps. Returns, for every
     suppressed cell (by `index`), the best down and up over the hypercubes it is a corner of."""
     dimensions = table.spec.dimensions
     best_down, best_up = np.zeros(len(index)), np.zeros(len(index))
@@ -547,6 +583,13 @@ def _hypercube_reaches(
         first, second = np.triu_indices(len(axis_codes), 1)
         total = len(axis_codes) - 1  # TOTAL is the last code
         flip = (first != total) & (second != total)  # both categories: they move oppositely
+        dimension = dimensions[order[axis]]
+        present = frozenset(axis_codes[:-1])
+        parent = np.array([dimension.parent(code, present) for code in axis_codes])
+        if np.any(parent[:-1] != TOTAL):  # nested: two parts of one whole, neither a whole
+            leaf = ~np.isin(np.array(axis_codes), parent[:-1])
+            siblings = flip & (parent[first] == parent[second]) & leaf[first] & leaf[second]
+            first, second, flip = first[siblings], second[siblings], flip[siblings]
         shape = [1] * values.ndim
         shape[axis] = len(first)
         flip = flip.reshape(shape)

@@ -14,6 +14,7 @@ import json
 import zipfile
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 
 from flask import current_app, g
 from flask_babel import force_locale
@@ -26,6 +27,7 @@ from msc.research.catalogue import (
     OTHER,
     TABLES,
     TOTAL,
+    Counts,
     TableSpec,
     region_names,
     research_connection,
@@ -52,14 +54,30 @@ def build_table(spec: TableSpec, request: Request) -> ProtectedTable:
     """Count the table in the database (the research replica when configured), then protect it."""
     config = current_app.config
     threshold = max(config["RESEARCH_THRESHOLD"], MIN_THRESHOLD)
-    # A table offers REF_AREA levels besides the country only where `geographies` says so; the
-    # others are counted as always, whatever the request's geography.
-    area = {"geography": request.geography} if request.geography in spec.geographies[1:] else {}
+    base = config["RESEARCH_ROUNDING_BASE"]
+    count = partial(spec.counts, start=request.start, end=request.end, threshold=threshold)
     with research_connection() as connection:
-        counts = spec.counts(
-            connection, request.start, request.end, request.granularity, threshold, **area
-        )
-    return protect(spec, counts, threshold, config["RESEARCH_ROUNDING_BASE"])
+        national = count(connection, granularity=request.granularity)
+        if request.geography not in spec.geographies[1:]:  # the table has no such areas
+            return protect(spec, national, threshold, base)
+        by_area = count(connection, granularity=request.granularity, geography=request.geography)
+    return protect_by_area(spec, national, by_area, threshold, base)
+
+
+def protect_by_area(
+    spec: TableSpec, national: Counts, by_area: Counts, threshold: int, base: int
+) -> ProtectedTable:
+    """The table by region, as a release linked to the same table by country: the countries'
+    cells are published or suppressed as they are in the national release, the regions' cells
+    sit beside them (each country the sum of its regions), and the regions get whatever more
+    suppression it takes to leave every suppressed cell of both releases protected. Protected
+    apart, a region's hidden cell could be narrowed with its country's published one."""
+    released = protect(spec, national, threshold, base)
+    pairs = zip(national.categories, by_area.categories, strict=True)
+    categories = [sorted({*a, *b}) for a, b in pairs]
+    both = Counts(categories, {**by_area.cells, **national.cells})
+    pinned = {key: cell.status for key, cell in released.cells.items()}
+    return protect(spec, both, threshold, base, pinned=pinned)
 
 
 def code_label(dimension_id: str, codelist_name: str | None, code: str) -> str:

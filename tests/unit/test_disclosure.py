@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from msc.research.audit import _audit_table
-from msc.research.catalogue import TABLES, Unit
-from msc.research.disclosure import FREE, PRIMARY, SECONDARY, protect, table_rows
+from msc.research.catalogue import TABLES, TOTAL, Unit
+from msc.research.disclosure import FREE, PRIMARY, SECONDARY, protect, round_to_base, table_rows
 
 SPEC = TABLES["persons_category"]  # three additive dimensions: category x labour status x sex
 K, BASE = 10, 5
@@ -107,9 +107,9 @@ def test_everyone_in_one_category_is_flagged():
     assert ("returned_migrant", "_T", "F") in flagged
 
 
-def feasible_intervals(table, published=None, slack=0.0):
-    """Every suppressed cell's least and greatest value given what is published: two linear
-    programs per cell."""
+def feasible_intervals(table, published=None, slack=0.0, only=None):
+    """Every suppressed cell's (or those of `only`) least and greatest value given what is
+    published: two linear programs per cell."""
     import numpy as np
     from scipy.optimize import linprog
 
@@ -130,7 +130,7 @@ def feasible_intervals(table, published=None, slack=0.0):
         rows += [row, -row]
         bounds += [constant + published_cells * slack, -(constant - published_cells * slack)]
     intervals = {}
-    for key in hidden:
+    for key in hidden if only is None else only:
         if not rows:
             continue
         objective = np.zeros(len(hidden))
@@ -249,3 +249,88 @@ def test_hypercube_moves_stay_within_what_linear_programs_allow():
         low, high = intervals[key]
         assert point[i] - down[i] >= low - 1e-6 and point[i] + up[i] <= high + 1e-6, key
     assert np.count_nonzero(down + up) > len(hidden) / 4
+
+
+REGIONS = {"RS": ["RS-00", "RS-06", "RS-20"], "AL": ["AL-11", "AL-02"]}
+
+
+def registrations_by_region(count, seed=0):
+    """The persons of `registrations`, each at a centre in one of their country's regions: the
+    table by country, and the same persons by region."""
+    import random
+
+    rng = random.Random(seed)
+    national, by_region = [], []
+    for unit in registrations(count, seed):
+        period, country, sex, band = unit.categories
+        region = rng.choice(REGIONS[country])
+        national.append(unit)
+        by_region.append(Unit(unit.key, unit.person, 0, 1, (period, region, sex, band)))
+    return national, by_region
+
+
+def linked_release(count, seed):
+    from msc.research.disclosure import aggregate
+    from msc.research.package import protect_by_area
+
+    spec = TABLES["persons_registered"]
+    national, by_region = registrations_by_region(count, seed)
+    return (
+        protect(spec, national, K, BASE),
+        protect_by_area(spec, aggregate(spec, national, K), aggregate(spec, by_region, K), K, BASE),
+        protect(spec, by_region, K, BASE),
+    )
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(min_value=0, max_value=10_000))
+def test_a_release_by_region_keeps_the_national_release_and_protects_both(seed):
+    """Regions beside their countries: each country is the sum of its regions. The countries'
+    cells are as the national release has them, and nothing suppressed in either release can be
+    narrowed from what both publish (the audit reads the nesting from the codes)."""
+    national, linked, _alone = linked_release(300, seed)
+    for key, cell in national.cells.items():
+        assert linked.cells[key].status == cell.status, key
+        assert linked.cells[key].value == cell.value, key
+    assert any("-" in key[1] and cell.status == FREE for key, cell in linked.cells.items())
+    assert _audit_table("persons_registered", rows_csv(table_rows(linked)), K, BASE) == []
+
+
+def test_the_audit_reads_each_country_as_the_sum_of_its_regions(monkeypatch):
+    """A country with one region: the region's cell is the country's. Publishing the region's
+    cell beside a suppressed country cell gives the country away, and the audit says so."""
+    monkeypatch.setitem(REGIONS, "RS", ["RS-00"])
+    _national, linked, _alone = linked_release(300, 1)
+    rows = table_rows(linked)
+    assert _audit_table("persons_registered", rows_csv(rows), K, BASE) == []
+    by_key = {tuple(row[d] for d in ("TIME_PERIOD", "REF_AREA", "SEX", "AGE")): row for row in rows}
+    country = next(
+        key for key, row in by_key.items() if key[1] == "RS" and row["CONF_STATUS"] == PRIMARY
+    )
+    region = by_key[(country[0], "RS-00", *country[2:])]
+    region.update(OBS_VALUE=round_to_base(linked.cells[country].units, BASE), CONF_STATUS=FREE)
+    problems = _audit_table("persons_registered", rows_csv(rows), K, BASE)
+    assert any(str(country) in problem for problem in problems), problems
+
+
+def test_hypercube_moves_stay_within_what_linear_programs_allow_in_a_nested_table():
+    """Only two regions of one country move against each other: a country with its regions
+    moves with them or not at all. The moves stay feasible."""
+    import numpy as np
+
+    from msc.research.disclosure import _hypercube_reaches
+
+    _national, table, _alone = linked_release(300, 3)
+    hidden = [k for k, c in table.cells.items() if c.status != FREE]
+    index = {k: i for i, k in enumerate(hidden)}
+    point = np.array([table.cells[k].units for k in hidden], dtype=float)
+    down, up = _hypercube_reaches(table, index, point)
+    moved = [key for key, i in index.items() if down[i] + up[i] > 0]
+    regions = [key for key in moved if "-" in key[1]]
+    countries = [key for key in moved if "-" not in key[1]]
+    assert regions and not [key for key in countries if key[1] != TOTAL]
+    checked = regions[:: max(1, len(regions) // 40)]  # two linear programs a cell: a sample
+    intervals = feasible_intervals(table, only=checked)
+    for key in checked:
+        i, (low, high) = index[key], intervals[key]
+        assert point[i] - down[i] >= low - 1e-6 and point[i] + up[i] <= high + 1e-6, key
