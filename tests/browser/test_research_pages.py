@@ -29,6 +29,16 @@ def test_researcher_day(page, make_user, make_migrant, check_accessibility, tmp_
     ).to_be_visible()
     expect(page.locator("svg.msc-chart")).to_be_visible()
     check_accessibility(page, "research-preview")
+    # The registrations by region: the centre's region beside its country.
+    page.goto("/research")
+    page.get_by_role(
+        "link", name="Persons registered by period, country, sex and age band", exact=True
+    ).click()
+    page.get_by_label("Areas").select_option("region")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_text("Areas: the regions of the centres (ISO 3166-2).")).to_be_visible()
+    expect(page.get_by_role("cell", name="(Serbia)").first).to_be_visible()
+    check_accessibility(page, "research-preview-by-region")
     page.goto("/research")
     with page.expect_download() as download:
         page.get_by_role("button", name="Download all tables (zip)").click()
