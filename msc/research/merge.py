@@ -16,6 +16,9 @@ import io
 import json
 import zipfile
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from msc.research.package import add_other_formats, csv_bytes, finish_package
 from msc.research.signing import public_key_entry, verify
 
@@ -24,39 +27,53 @@ class MergeRefused(Exception):
     pass
 
 
+# What every package must share with the first, and what the researcher is told when one does not.
+MUST_AGREE = {
+    "specification": _l("The packages follow different specifications; a merge needs the same."),
+    "code_lists": _l("The packages use different code-list versions; a merge needs the same."),
+    "period": _l(
+        "The packages cover different months, or count by different periods; a merge needs the "
+        "same."
+    ),
+    "geography": _l(
+        "The packages count by different areas (countries or regions); a merge needs the same."
+    ),
+}
+
+
 def _read_csv(raw: bytes) -> list[dict]:
     return list(csv.DictReader(io.StringIO(raw.decode("utf-8"))))
 
 
 def merge_packages(packages: list[bytes], trusted: dict[str, str], key, hub_id: str) -> bytes:
     if len(packages) < 2:
-        raise MergeRefused("give at least two national packages")
+        raise MergeRefused(_("Give at least two national packages."))
     opened = []
     for number, data in enumerate(packages, start=1):
         try:
             archive = zipfile.ZipFile(io.BytesIO(data))
             descriptor_bytes = archive.read("datapackage.json")
             signer = verify(descriptor_bytes, archive.read("signature.json"), trusted)
-        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError) as error:
+        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError):
             raise MergeRefused(
-                f"package {number} is not a signed research package: {error}"
+                _("Package %(number)d is not a signed research package.", number=number)
             ) from None
         if signer is None:
-            raise MergeRefused(f"package {number} is not signed by a trusted instance key")
+            raise MergeRefused(
+                _("Package %(number)d is not signed by a trusted instance key.", number=number)
+            )
         opened.append(
             (archive, json.loads(descriptor_bytes), signer, hashlib.sha256(data).hexdigest())
         )
     first = opened[0][1]
     for _archive, descriptor, _signer, _digest in opened[1:]:
-        for field in ("specification", "code_lists", "period", "geography"):
+        for field, refusal in MUST_AGREE.items():
             if descriptor["msc"].get(field) != first["msc"].get(field):
-                raise MergeRefused(
-                    f"the packages differ in {field.replace('_', '-')}; merge needs the same"
-                )
+                raise MergeRefused(str(refusal))
         if descriptor["msc"]["method"]["rounding_base"] != first["msc"]["method"]["rounding_base"]:
-            raise MergeRefused("the packages differ in rounding base")
+            raise MergeRefused(_("The packages round to different bases; a merge needs the same."))
         if [r["name"] for r in descriptor["resources"]] != [r["name"] for r in first["resources"]]:
-            raise MergeRefused("the packages hold different tables")
+            raise MergeRefused(_("The packages hold different tables; a merge needs the same."))
     files, resources = {}, []
     for resource in first["resources"]:
         name, path = resource["name"], resource["path"]

@@ -306,7 +306,7 @@ def test_hub_researcher_merges_on_the_page(
     from msc.research.signing import instance_key, public_key_entry
 
     populate(make_user, make_migrant, 15)
-    login_as(Role.RESEARCHER)
+    researcher = login_as(Role.RESEARCHER)
     national = client.get("/research/package.zip?table=persons_category").data
     with app.app_context():
         key_id, public = public_key_entry(instance_key())
@@ -325,6 +325,19 @@ def test_hub_researcher_merges_on_the_page(
     assert merged.status_code == 200 and merged.mimetype == "application/zip"
     assert audit_package(merged.data) == []
     assert current_app
+    # A refusal is told in the researcher's language.
+    from msc.auth.models import User
+    from msc.core.db import db
+
+    db.session.execute(sa.update(User).where(User.id == researcher.id).values(locale="sq"))
+    db.session.commit()
+    alone = client.post_form(
+        "/research/merge",
+        {"packages": [(io.BytesIO(national), "a.zip")]},
+        content_type="multipart/form-data",
+    )
+    assert alone.status_code == 400
+    assert "Jepni të paktën dy paketa kombëtare." in alone.get_data(as_text=True)
 
 
 def test_the_command_line_and_the_web_give_the_same_package(
@@ -520,9 +533,9 @@ def test_merge_refuses_packages_of_other_periods_or_areas(
     key_id, public = public_key_entry(instance_key())
     trusted = {key_id: public}
     for other, refusal in (
-        (client.get(f"{base}&period=quarter").data, "differ in period"),
-        (client.get(f"{base}&from=2024-01").data, "differ in period"),
-        (client.get(f"{base}&geography=region").data, "differ in geography"),
+        (client.get(f"{base}&period=quarter").data, "different months, or count by different"),
+        (client.get(f"{base}&from=2024-01").data, "different months, or count by different"),
+        (client.get(f"{base}&geography=region").data, "different areas"),
     ):
         with pytest.raises(MergeRefused, match=refusal):
             merge_packages([by_year, other], trusted, instance_key(), "msc-hub")
