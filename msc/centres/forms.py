@@ -40,13 +40,17 @@ class RegionForm(VersionedForm):
         self.country_code.choices = country_choices(all_country_codes())
 
     def validate_code(self, field):
-        existing = db.session.scalar(
-            sa.select(Region.id).where(
-                Region.country_code == self.country_code.data, Region.code == field.data
-            )
+        """Unique within the country, also as research tables write it: "00" and "RS-00" in
+        Serbia would both be RS-00."""
+        country = self.country_code.data
+        others = db.session.execute(
+            sa.select(Region.id, Region.code).where(Region.country_code == country)
         )
-        if existing is not None and (self.region is None or existing != self.region.id):
-            raise ValidationError(_l("This country already has a region with this code."))
+        wanted = Region.area_code(country, field.data)
+        for region_id, code in others:
+            mine = self.region is not None and region_id == self.region.id
+            if not mine and Region.area_code(country, code) == wanted:
+                raise ValidationError(_l("This country already has a region with this code."))
 
 
 class CentreForm(VersionedForm):

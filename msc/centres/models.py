@@ -29,6 +29,12 @@ class Region(TimestampMixin, VersionedMixin, db.Model):
 
     __table_args__ = (sa.UniqueConstraint("country_code", "code"),)
 
+    @staticmethod
+    def area_code(country_code: str, code: str) -> str:
+        """The code as research tables write it (REF_AREA): ISO 3166-2, the country's prefix
+        added where the code lacks it (`research.catalogue._area` says the same in SQL)."""
+        return code if code.startswith(f"{country_code}-") else f"{country_code}-{code}"
+
 
 class Centre(TimestampMixin, VersionedMixin, db.Model):
     """A Migrant Service Centre inside a National Employment Service office."""

@@ -35,7 +35,7 @@ def cache_key(spec: TableSpec, request: Request) -> str:
         "from": request.start.isoformat() if request.start else None,
         "to": request.end.isoformat() if request.end else None,
         "period": request.granularity,
-        "geography": request.geography if request.geography in spec.geographies[1:] else None,
+        "geography": spec.geography_for(request.geography),
         "threshold": max(config["RESEARCH_THRESHOLD"], MIN_THRESHOLD),
         "rounding": config["RESEARCH_ROUNDING_BASE"],
     }

@@ -115,6 +115,10 @@ class TableSpec:
     # `rows` and `counts` take `geography=`.
     geographies: tuple[str, ...] = ("country",)
 
+    def geography_for(self, requested: str) -> str:
+        """The level this table is counted by: the one asked for where it offers it."""
+        return requested if requested in self.geographies else self.geographies[0]
+
 
 def age_band(birth_year: int | None, on: date | int) -> str | None:
     if birth_year is None:
@@ -222,11 +226,12 @@ def _outcome(status, outcome):
 
 def _area(geography: str):
     """The REF_AREA code of a record's centre: its country (ISO 3166-1 alpha-2) or its region
-    (ISO 3166-2). A region code without its country's prefix gets one, so that codes stay
-    unique when a regional hub merges the packages of several countries."""
+    (ISO 3166-2). A region code without the centre's country as prefix gets it (`Region.
+    area_code`), so that each region is a part of the country its centres count under, and
+    codes stay unique when a regional hub merges the packages of several countries."""
     if geography != "region":
         return Centre.country_code
-    prefix = Region.country_code.concat("-")
+    prefix = Centre.country_code.concat("-")
     return sa.case(
         (sa.func.substr(Region.code, 1, 3) == prefix, Region.code),
         else_=prefix.concat(Region.code),
@@ -235,7 +240,9 @@ def _area(geography: str):
 
 def region_names(connection) -> dict[str, tuple[str, str]]:
     """Each region's REF_AREA code: its name and its country, for the codebook."""
-    query = sa.select(_area("region"), Region.name, Region.country_code)
+    query = sa.select(_area("region"), Region.name, Centre.country_code).join(
+        Region, Region.id == Centre.region_id
+    )
     return {code: (name, country) for code, name, country in connection.execute(query)}
 
 
@@ -851,7 +858,7 @@ def _codes(name):
 SEX = Dimension("SEX", "sex", fixed_codes=("F", "M", "O", "U"))
 AGE = Dimension("AGE", "age_band", fixed_codes=tuple(code for code, _l, _h in AGE_BANDS))
 PERIOD = Dimension("TIME_PERIOD", None)
-COUNTRY = Dimension("REF_AREA", None, nested=True)
+AREA = Dimension("REF_AREA", None, nested=True)
 
 CATALOGUE = [
     TableSpec(
@@ -859,7 +866,7 @@ CATALOGUE = [
         _l("Persons registered by period, country, sex and age band"),
         _l("distinct persons"),
         _l("the date of registration"),
-        (PERIOD, COUNTRY, SEX, AGE),
+        (PERIOD, AREA, SEX, AGE),
         persons_registered,
         persons_registered_counts,
         GEOGRAPHIES,
@@ -913,7 +920,7 @@ CATALOGUE = [
         _l("Visits by topic, period and country"),
         _l("visits"),
         _l("the date of the visit"),
-        (Dimension("TOPIC", "visit_topic", additive=False), PERIOD, COUNTRY),
+        (Dimension("TOPIC", "visit_topic", additive=False), PERIOD, AREA),
         visits_by_topic,
         visits_by_topic_counts,
         GEOGRAPHIES,

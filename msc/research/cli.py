@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import zipfile
 from datetime import date
@@ -15,7 +16,7 @@ from msc.research.audit import audit_package
 from msc.research.catalogue import GEOGRAPHIES, TABLES
 from msc.research.merge import MergeRefused, merge_packages
 from msc.research.models import record_release
-from msc.research.package import Request, all_tables, build_package
+from msc.research.package import Request, all_tables, build_package, request_geography
 from msc.research.signing import instance_key, public_key_entry
 
 research_cli = AppGroup("research", help="Anonymised research tables.")
@@ -53,6 +54,7 @@ def export(out, tables, start, end, period, geography, locale):
         raise click.BadParameter(
             f"unknown table(s): {', '.join(unknown)}; known: {', '.join(TABLES)}"
         )
+    geography = request_geography(wanted, geography)
     data, _descriptor = build_package(
         Request(wanted, _month(start), _month(end, True), period, locale, geography)
     )
@@ -82,28 +84,44 @@ def export(out, tables, start, end, period, geography, locale):
     default="year",
     help="Periods to compute, separated by commas: year, quarter, month (default: year).",
 )
-def refresh_previews(periods):
+@click.option(
+    "--geography",
+    "geographies",
+    default="country",
+    help="Areas to compute, separated by commas: country, region (default: country); region "
+    "only for the tables that have regions.",
+)
+def refresh_previews(periods, geographies):
     """Compute every catalogue table for the previews and the report (run it on a schedule more
     often than MSC_RESEARCH_CACHE_SECONDS, on the server that reads the research replica)."""
     import time
 
     from msc.research.cache import refresh
 
-    wanted = [p.strip() for p in periods.split(",") if p.strip()]
-    unknown = [p for p in wanted if p not in ("year", "quarter", "month")]
-    if unknown or not wanted:
-        raise click.BadParameter(
-            f"unknown period(s): {', '.join(unknown)}; known: year, quarter, month"
-        )
+    wanted = _listed(periods, ("year", "quarter", "month"), "period")
+    areas = _listed(geographies, GEOGRAPHIES, "geography")
     if current_app.config["RESEARCH_CACHE_SECONDS"] <= 0:
         raise click.UsageError(
             "MSC_RESEARCH_CACHE_SECONDS is 0: previews are not kept, nothing to do"
         )
-    for period in wanted:
+    for period, area in itertools.product(wanted, areas):
         for table_id in all_tables():
+            if TABLES[table_id].geography_for(area) != area:
+                continue
             started = time.monotonic()
-            refresh(TABLES[table_id], Request((table_id,), None, None, period))
-            click.echo(f"{table_id} by {period}: {time.monotonic() - started:.1f} s")
+            refresh(TABLES[table_id], Request((table_id,), None, None, period, geography=area))
+            click.echo(f"{table_id} by {period}, {area}: {time.monotonic() - started:.1f} s")
+
+
+def _listed(value: str, known, what: str) -> list[str]:
+    """Comma-separated choices, each one of `known`."""
+    chosen = [part.strip() for part in value.split(",") if part.strip()]
+    unknown = [part for part in chosen if part not in known]
+    if unknown or not chosen:
+        raise click.BadParameter(
+            f"unknown {what}(s): {', '.join(unknown)}; known: {', '.join(known)}"
+        )
+    return chosen
 
 
 def trusted_keys(path: str | None) -> dict[str, str]:

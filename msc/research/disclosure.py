@@ -355,8 +355,8 @@ def audit_intervals(
         return []
     system = _System(len(hidden), row_of, column_of, coefficient_of, lower, upper)
     bounds = system.propagate()
-    if bounds is None:
-        return []  # infeasible: the published figures contradict each other
+    if bounds is None:  # the published figures contradict each other: nothing is proven safe
+        return primaries
     outer_low, outer_high = bounds
     tolerance = protection - 1e-6
     weak = {k for k in primaries if outer_high[index[k]] - outer_low[index[k]] < tolerance}
@@ -368,7 +368,7 @@ def audit_intervals(
     else:
         point = system.solve(np.zeros(len(hidden)))  # any feasible point
         if point is None:
-            return []
+            return primaries  # none, or the solver failed: nothing is proven safe
     down, up = _hypercube_reaches(table, index, point)
     inner_low, inner_high = point - down, point + up
     # Many cells per linear program: push the unsettled cells up, down, then in random

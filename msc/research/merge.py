@@ -68,7 +68,7 @@ def merge_packages(packages: list[bytes], trusted: dict[str, str], key, hub_id: 
     first = opened[0][1]
     for _archive, descriptor, _signer, _digest in opened[1:]:
         for field, refusal in MUST_AGREE.items():
-            if descriptor["msc"].get(field) != first["msc"].get(field):
+            if _stated(descriptor, field) != _stated(first, field):
                 raise MergeRefused(str(refusal))
         if descriptor["msc"]["method"]["rounding_base"] != first["msc"]["method"]["rounding_base"]:
             raise MergeRefused(_("The packages round to different bases; a merge needs the same."))
@@ -113,6 +113,12 @@ def merge_packages(packages: list[bytes], trusted: dict[str, str], key, hub_id: 
     add_other_formats(files, descriptor, [r["name"] for r in resources if r["name"] != "codebook"])
     descriptor["msc"]["signing_key_id"] = public_key_entry(key)[0]
     return finish_package(files, descriptor, key)
+
+
+def _stated(descriptor: dict, field: str):
+    """What a package says of `field`; packages made before there was a choice of areas were by
+    country."""
+    return descriptor["msc"].get(field, "country" if field == "geography" else None)
 
 
 def _merge_table(resource: dict, tables: list[list[dict]]) -> tuple[bytes, dict]:

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import zipfile
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -55,13 +56,36 @@ def build_table(spec: TableSpec, request: Request) -> ProtectedTable:
     config = current_app.config
     threshold = max(config["RESEARCH_THRESHOLD"], MIN_THRESHOLD)
     base = config["RESEARCH_ROUNDING_BASE"]
-    count = partial(spec.counts, start=request.start, end=request.end, threshold=threshold)
+    geography = spec.geography_for(request.geography)
+    count = partial(
+        spec.counts,
+        start=request.start,
+        end=request.end,
+        granularity=request.granularity,
+        threshold=threshold,
+    )
     with research_connection() as connection:
-        national = count(connection, granularity=request.granularity)
-        if request.geography not in spec.geographies[1:]:  # the table has no such areas
-            return protect(spec, national, threshold, base)
-        by_area = count(connection, granularity=request.granularity, geography=request.geography)
-    return protect_by_area(spec, national, by_area, threshold, base)
+        if geography == spec.geographies[0]:
+            return protect(spec, count(connection), threshold, base)
+        # Without a replica the two counts are two statements under READ COMMITTED: a write
+        # between them shows as countries that are not the sum of their regions. Count again.
+        for _attempt in range(3):
+            national, by_area = count(connection), count(connection, geography=geography)
+            if nested_consistently(spec, national, by_area):
+                return protect_by_area(spec, national, by_area, threshold, base)
+    raise RuntimeError(f"{spec.id}: the countries are not the sums of their regions")
+
+
+def nested_consistently(spec: TableSpec, national: Counts, by_area: Counts) -> bool:
+    """Each country's units are the sum of its regions', and both count every area alike."""
+    j = next(n for n, dimension in enumerate(spec.dimensions) if dimension.nested)
+    summed: dict[tuple, int] = defaultdict(int)
+    for key, (units, _persons) in by_area.cells.items():
+        if key[j] != TOTAL:
+            summed[_in_country(key, j)] += units
+    countries = {k: units for k, (units, _p) in national.cells.items() if k[j] != TOTAL and units}
+    every_area = [{k: c for k, c in t.cells.items() if k[j] == TOTAL} for t in (national, by_area)]
+    return countries == {k: n for k, n in summed.items() if n} and every_area[0] == every_area[1]
 
 
 def protect_by_area(
@@ -71,13 +95,33 @@ def protect_by_area(
     cells are published or suppressed as they are in the national release, the regions' cells
     sit beside them (each country the sum of its regions), and the regions get whatever more
     suppression it takes to leave every suppressed cell of both releases protected. Protected
-    apart, a region's hidden cell could be narrowed with its country's published one."""
+    apart, a region's hidden cell could be narrowed with its country's published one. A region
+    cell that holds all of its country's cell (a country of one region, or the other regions
+    at zero) is that cell: it takes the country's status, as suppressing it alone protects
+    nothing and publishing it alone would give the country away."""
     released = protect(spec, national, threshold, base)
+    j = next(n for n, dimension in enumerate(spec.dimensions) if dimension.nested)
     pairs = zip(national.categories, by_area.categories, strict=True)
     categories = [sorted({*a, *b}) for a, b in pairs]
     both = Counts(categories, {**by_area.cells, **national.cells})
     pinned = {key: cell.status for key, cell in released.cells.items()}
+    for key, counted in by_area.cells.items():
+        if key[j] != TOTAL:
+            country = _in_country(key, j)
+            if national.cells.get(country) == counted:
+                pinned[key] = released.cells[country].status
     return protect(spec, both, threshold, base, pinned=pinned)
+
+
+def _in_country(key: tuple, j: int) -> tuple:
+    """The key of the country cell a region cell (REF_AREA at position j) is a part of."""
+    return key[:j] + (key[j].split("-", 1)[0],) + key[j + 1 :]
+
+
+def request_geography(tables: tuple[str, ...], geography: str) -> str:
+    """The geography a request records: the one asked for only if one of its tables has it."""
+    offered = any(TABLES[t].geography_for(geography) == geography for t in tables)
+    return geography if offered else "country"
 
 
 def code_label(dimension_id: str, codelist_name: str | None, code: str) -> str:

@@ -20,7 +20,13 @@ from msc.research.audit import audit_package
 from msc.research.cache import protected_rows
 from msc.research.catalogue import CATALOGUE, GEOGRAPHIES, TABLES
 from msc.research.models import record_release
-from msc.research.package import Request, area_note, build_package, code_label
+from msc.research.package import (
+    Request,
+    area_note,
+    build_package,
+    code_label,
+    request_geography,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +54,7 @@ def parse_request(tables: tuple[str, ...]) -> Request:
         end,
         granularity if granularity in GRANULARITIES else "year",
         str(get_locale()),
-        geography if geography in GEOGRAPHIES else "country",
+        request_geography(tables, geography if geography in GEOGRAPHIES else "country"),
     )
 
 

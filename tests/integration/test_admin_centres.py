@@ -36,6 +36,24 @@ def test_admin_creates_a_region_and_a_centre(client, login_as):
     assert "AL-TIR" in listing and "Albania" in listing
 
 
+def test_a_region_code_is_unique_also_with_its_country_prefix(client, login_as, make_region):
+    """Research tables write "00" in Serbia as RS-00: it may not stand beside a region RS-00."""
+    make_region("RS", code="RS-00", name="Beograd")
+    login_as(Role.ADMIN)
+    for code in ("00", "RS-00"):
+        response = client.post_form(
+            "/admin/regions/new", {"country_code": "RS", "code": code, "name": "Beograd 2"}
+        )
+        assert response.status_code == 200, code
+        assert "This country already has a region with this code." in response.get_data(
+            as_text=True
+        )
+    response = client.post_form(
+        "/admin/regions/new", {"country_code": "AL", "code": "00", "name": "Elsewhere"}
+    )
+    assert response.status_code == 302  # AL-00 is another code
+
+
 def test_centre_region_must_belong_to_its_country(client, login_as, make_region):
     login_as(Role.ADMIN)
     serbian = make_region("RS")

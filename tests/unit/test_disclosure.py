@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from msc.research.audit import _audit_table
-from msc.research.catalogue import TABLES, TOTAL, Unit
+from msc.research.catalogue import TABLES, Unit
 from msc.research.disclosure import FREE, PRIMARY, SECONDARY, protect, round_to_base, table_rows
 
 SPEC = TABLES["persons_category"]  # three additive dimensions: category x labour status x sex
@@ -270,16 +270,15 @@ def registrations_by_region(count, seed=0):
 
 
 def linked_release(count, seed):
+    """The national release and the release by region of the same persons."""
     from msc.research.disclosure import aggregate
-    from msc.research.package import protect_by_area
+    from msc.research.package import nested_consistently, protect_by_area
 
     spec = TABLES["persons_registered"]
     national, by_region = registrations_by_region(count, seed)
-    return (
-        protect(spec, national, K, BASE),
-        protect_by_area(spec, aggregate(spec, national, K), aggregate(spec, by_region, K), K, BASE),
-        protect(spec, by_region, K, BASE),
-    )
+    counted = aggregate(spec, national, K), aggregate(spec, by_region, K)
+    assert nested_consistently(spec, *counted)
+    return protect(spec, national, K, BASE), protect_by_area(spec, *counted, K, BASE)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -288,7 +287,7 @@ def test_a_release_by_region_keeps_the_national_release_and_protects_both(seed):
     """Regions beside their countries: each country is the sum of its regions. The countries'
     cells are as the national release has them, and nothing suppressed in either release can be
     narrowed from what both publish (the audit reads the nesting from the codes)."""
-    national, linked, _alone = linked_release(300, seed)
+    national, linked = linked_release(300, seed)
     for key, cell in national.cells.items():
         assert linked.cells[key].status == cell.status, key
         assert linked.cells[key].value == cell.value, key
@@ -300,7 +299,10 @@ def test_the_audit_reads_each_country_as_the_sum_of_its_regions(monkeypatch):
     """A country with one region: the region's cell is the country's. Publishing the region's
     cell beside a suppressed country cell gives the country away, and the audit says so."""
     monkeypatch.setitem(REGIONS, "RS", ["RS-00"])
-    _national, linked, _alone = linked_release(300, 1)
+    _national, linked = linked_release(300, 1)
+    for key, cell in linked.cells.items():  # the one region is its country, status and all
+        if key[1] == "RS-00":
+            assert cell.status == linked.cells[(key[0], "RS", *key[2:])].status, key
     rows = table_rows(linked)
     assert _audit_table("persons_registered", rows_csv(rows), K, BASE) == []
     by_key = {tuple(row[d] for d in ("TIME_PERIOD", "REF_AREA", "SEX", "AGE")): row for row in rows}
@@ -320,7 +322,7 @@ def test_hypercube_moves_stay_within_what_linear_programs_allow_in_a_nested_tabl
 
     from msc.research.disclosure import _hypercube_reaches
 
-    _national, table, _alone = linked_release(300, 3)
+    _national, table = linked_release(300, 3)
     hidden = [k for k, c in table.cells.items() if c.status != FREE]
     index = {k: i for i, k in enumerate(hidden)}
     point = np.array([table.cells[k].units for k in hidden], dtype=float)
@@ -328,9 +330,40 @@ def test_hypercube_moves_stay_within_what_linear_programs_allow_in_a_nested_tabl
     moved = [key for key, i in index.items() if down[i] + up[i] > 0]
     regions = [key for key in moved if "-" in key[1]]
     countries = [key for key in moved if "-" not in key[1]]
-    assert regions and not [key for key in countries if key[1] != TOTAL]
+    assert regions and not countries
     checked = regions[:: max(1, len(regions) // 40)]  # two linear programs a cell: a sample
     intervals = feasible_intervals(table, only=checked)
     for key in checked:
         i, (low, high) = index[key], intervals[key]
         assert point[i] - down[i] >= low - 1e-6 and point[i] + up[i] <= high + 1e-6, key
+
+
+def test_countries_that_are_not_the_sums_of_their_regions_are_caught():
+    """Two counts that disagree (a write between them, a region under another country) would
+    give equations with no solution, which proves nothing: they are refused before protection,
+    and an audit that meets contradicting figures proves no cell safe."""
+    from msc.research.disclosure import aggregate, audit_intervals
+    from msc.research.package import nested_consistently
+
+    spec = TABLES["persons_registered"]
+    national, by_region = registrations_by_region(300, 2)
+    moved = [
+        Unit(u.key, u.person, 0, 1, (u.categories[0], "AL-11", *u.categories[2:]))
+        for u in by_region[:1]
+    ]
+    skewed = aggregate(spec, moved + by_region[1:], K)
+    assert not nested_consistently(spec, aggregate(spec, national, K), skewed)
+    one_more = aggregate(spec, by_region + [Unit(("m", -1), -1, 0, 1, by_region[0].categories)], K)
+    assert not nested_consistently(spec, aggregate(spec, national, K), one_more)
+
+    _national, linked = linked_release(300, 2)
+    published = {k: c.units for k, c in linked.cells.items()}
+    cells = linked.cells
+    total = next(  # a published cell in an equation with suppressed cells
+        equation[0]
+        for equation in linked.equations
+        if cells[equation[0]].status == FREE and any(cells[k].status != FREE for k in equation)
+    )
+    published[total] = -1000  # less than its parts can be: no solution
+    primaries = [k for k, c in linked.cells.items() if c.status == PRIMARY]
+    assert sorted(audit_intervals(linked, K, published, 0.0)) == sorted(primaries)
