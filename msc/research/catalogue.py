@@ -172,20 +172,25 @@ def _as_datetime(value: date | None):
 @contextmanager
 def research_connection():
     """The connection research tables read through: the replica when one is configured
-    (MSC_RESEARCH_DATABASE_URL), else the session's own. Writes (the release ledger) never
-    come here: they stay on the primary through db.session."""
-    if RESEARCH_BIND in (current_app.config.get("SQLALCHEMY_BINDS") or {}):
-        engine = db.engines[RESEARCH_BIND]
-        options = {}
-        if engine.dialect.name == "postgresql":  # one snapshot for the table's several queries
-            options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
-        with engine.connect().execution_options(**options) as connection:
-            try:
-                yield _without_jit(connection)
-            finally:
-                connection.rollback()
-    else:
-        yield _without_jit(db.session.connection())
+    (MSC_RESEARCH_DATABASE_URL), else a connection of its own to the database. Either way one
+    snapshot for all the statements of a table (a table by region counts twice, and each
+    country must be the sum of its regions): REPEATABLE READ on PostgreSQL, a read transaction
+    on SQLite. Writes (the release ledger) never come here: they stay on the primary through
+    db.session."""
+    binds = current_app.config.get("SQLALCHEMY_BINDS") or {}
+    engine = db.engines[RESEARCH_BIND] if RESEARCH_BIND in binds else db.engine
+    options = {}
+    if engine.dialect.name == "postgresql":
+        options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+    with engine.connect().execution_options(**options) as connection:
+        if engine.dialect.name == "sqlite":
+            raw = connection.connection.dbapi_connection
+            if not raw.in_transaction:  # pysqlite starts none for reads: statements would each
+                raw.execute("BEGIN")  # see the database as it is at that moment
+        try:
+            yield _without_jit(connection)
+        finally:
+            connection.rollback()
 
 
 def _without_jit(connection):

@@ -203,3 +203,21 @@ def test_tables_by_region_count_the_regions_of_the_centres():
         )
         assert persons == by_country.cells[(TOTAL, country, TOTAL, TOTAL)][1]
     assert by_region.cells[(TOTAL,) * 4] == by_country.cells[(TOTAL,) * 4]
+
+
+def test_the_statements_of_a_table_read_one_snapshot(make_user, make_migrant):
+    """A table by region counts twice, and its countries must be the sums of its regions: what
+    is saved meanwhile is not seen until the next table (on both databases)."""
+    from msc.core.roles import Role
+
+    counsellor = make_user(Role.COUNSELLOR)
+    make_migrant(counsellor)
+    spec = TABLES["persons_registered"]
+    with research_connection() as connection:
+        before = spec.counts(connection, None, None, "year", K)
+        make_migrant(counsellor, given_name="Later")  # saved and committed by the session
+        again = spec.counts(connection, None, None, "year", K, geography="region")
+    with research_connection() as connection:
+        after = spec.counts(connection, None, None, "year", K)
+    assert again.cells[(TOTAL,) * 4] == before.cells[(TOTAL,) * 4] == (1, 1)
+    assert after.cells[(TOTAL,) * 4] == (2, 2)
