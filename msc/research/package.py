@@ -37,7 +37,10 @@ from msc.research.disclosure import MIN_THRESHOLD, ProtectedTable, protect, tabl
 from msc.research.formats import escape_formula, hxl_csv, xlsx
 from msc.research.signing import instance_key, public_key_entry, signature_document
 
-SPEC_VERSION = "msc-research-1"
+# 2: REF_AREA may hold countries with their ISO 3166-2 regions, each country the sum of its
+# regions (an audit of version 1 would read the regions as parts of the total); the descriptor
+# states its geography.
+SPEC_VERSION = "msc-research-2"
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
 

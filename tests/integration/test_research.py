@@ -521,7 +521,7 @@ def test_cli_exports_by_region(runner, make_user, make_migrant, make_centre, mak
 
 
 def test_merge_refuses_packages_of_other_periods_or_areas(
-    app, client, login_as, make_user, make_migrant
+    app, client, login_as, make_user, make_migrant, monkeypatch
 ):
     from msc.research.merge import MergeRefused, merge_packages
     from msc.research.signing import instance_key, public_key_entry
@@ -541,3 +541,8 @@ def test_merge_refuses_packages_of_other_periods_or_areas(
             merge_packages([by_year, other], trusted, instance_key(), "msc-hub")
     merged = merge_packages([by_year, by_year], trusted, instance_key(), "msc-hub")
     assert audit_package(merged) == []
+    # A package of the first specification, whose REF_AREA had no regions, is not merged.
+    monkeypatch.setattr("msc.research.package.SPEC_VERSION", "msc-research-1")
+    older = client.get(base).data
+    with pytest.raises(MergeRefused, match="different specifications"):
+        merge_packages([by_year, older], trusted, instance_key(), "msc-hub")
