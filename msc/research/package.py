@@ -19,6 +19,7 @@ from functools import partial
 
 from flask import current_app, g
 from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from msc.core.codelists import codelist, label
 from msc.core.db import db
@@ -79,7 +80,7 @@ def build_table(spec: TableSpec, request: Request) -> ProtectedTable:
 
 def nested_consistently(spec: TableSpec, national: Counts, by_area: Counts) -> bool:
     """Each country's units are the sum of its regions', and both count every area alike."""
-    j = next(n for n, dimension in enumerate(spec.dimensions) if dimension.nested)
+    j = _area_position(spec)
     summed: dict[tuple, int] = defaultdict(int)
     for key, (units, _persons) in by_area.cells.items():
         if key[j] != TOTAL:
@@ -101,7 +102,7 @@ def protect_by_area(
     at zero) is that cell: it takes the country's status, as suppressing it alone protects
     nothing and publishing it alone would give the country away."""
     released = protect(spec, national, threshold, base)
-    j = next(n for n, dimension in enumerate(spec.dimensions) if dimension.nested)
+    j = _area_position(spec)
     pairs = zip(national.categories, by_area.categories, strict=True)
     categories = [sorted({*a, *b}) for a, b in pairs]
     both = Counts(categories, {**by_area.cells, **national.cells})
@@ -114,20 +115,24 @@ def protect_by_area(
     return protect(spec, both, threshold, base, pinned=pinned)
 
 
+def _area_position(spec: TableSpec) -> int:
+    """Where the nested dimension (REF_AREA) stands in the table's keys."""
+    return next(n for n, dimension in enumerate(spec.dimensions) if dimension.nested)
+
+
 def _in_country(key: tuple, j: int) -> tuple:
     """The key of the country cell a region cell (REF_AREA at position j) is a part of."""
     return key[:j] + (key[j].split("-", 1)[0],) + key[j + 1 :]
 
 
 def request_geography(tables: tuple[str, ...], geography: str) -> str:
-    """The geography a request records: the one asked for only if one of its tables has it."""
+    """The geography a request records: the one asked for only if one of its tables has it
+    (an unknown one never is)."""
     offered = any(TABLES[t].geography_for(geography) == geography for t in tables)
     return geography if offered else "country"
 
 
 def code_label(dimension_id: str, codelist_name: str | None, code: str) -> str:
-    from flask_babel import gettext as _
-
     if code == TOTAL:
         return _("Total")
     if code == OTHER:
@@ -149,8 +154,6 @@ def code_label(dimension_id: str, codelist_name: str | None, code: str) -> str:
 
 def area_note(spec: TableSpec, request: Request) -> str | None:
     """What REF_AREA holds, for a table that offers more than one level of it."""
-    from flask_babel import gettext as _
-
     if len(spec.geographies) < 2:
         return None
     if request.geography == "region":
@@ -159,8 +162,6 @@ def area_note(spec: TableSpec, request: Request) -> str | None:
 
 
 def _description(spec: TableSpec, request: Request) -> str:
-    from flask_babel import gettext as _
-
     parts = [str(spec.unit), str(spec.date_rule)]
     areas = area_note(spec, request)
     if areas:
@@ -169,8 +170,6 @@ def _description(spec: TableSpec, request: Request) -> str:
 
 
 def _region_label(code: str) -> str:
-    from flask_babel import gettext as _
-
     if "msc_region_names" not in g:  # read once per request or command
         g.msc_region_names = region_names(db.session)
     name, country = g.msc_region_names.get(code, (code, None))

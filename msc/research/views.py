@@ -18,7 +18,7 @@ from msc.core.db import db
 from msc.core.roles import Role
 from msc.research.audit import audit_package
 from msc.research.cache import protected_rows
-from msc.research.catalogue import CATALOGUE, GEOGRAPHIES, TABLES
+from msc.research.catalogue import CATALOGUE, TABLES
 from msc.research.models import record_release
 from msc.research.package import (
     Request,
@@ -54,7 +54,7 @@ def parse_request(tables: tuple[str, ...]) -> Request:
         end,
         granularity if granularity in GRANULARITIES else "year",
         str(get_locale()),
-        request_geography(tables, geography if geography in GEOGRAPHIES else "country"),
+        request_geography(tables, geography),
     )
 
 
