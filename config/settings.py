@@ -70,6 +70,11 @@ class Settings:
     RESEARCH_INSTANCE_ID = "msc-demo"
     RESEARCH_SIGNING_KEY = ""  # base64 raw Ed25519 private key; development generates one
     RESEARCH_TRUSTED_KEYS = ""  # JSON {"key id": "base64 public key"} for the regional merge
+    # Packages are prepared by a thread of the web process (research/jobs.py), kept this many
+    # days, and called interrupted when still unfinished after this many minutes.
+    RESEARCH_PACKAGES_IN_BACKGROUND = True
+    RESEARCH_PACKAGE_DAYS = 7
+    RESEARCH_PACKAGE_MINUTES = 60
     # A read replica for research tables (SQLAlchemy bind "research"); empty: the primary.
     RESEARCH_DATABASE_URL = ""
     MAX_CONTENT_LENGTH = 5 * 1024 * 1024  # uploads (CSV imports) and forms
@@ -117,6 +122,7 @@ class TestingSettings(Settings):
     TOTP_REQUIRED_ROLES: list = []
     RATELIMIT_ENABLED = False
     RESEARCH_CACHE_SECONDS = 0  # tests see each change at once; the cache's own test sets it
+    RESEARCH_PACKAGES_IN_BACKGROUND = False  # a package is ready when its request returns
     # Fast hashes keep the suite quick; production parameters are tested on their own.
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024

@@ -43,6 +43,7 @@ RETENTION = {
     "release": _l("Kept as the ledger of research releases"),
     "aggregate": _l("Kept; anonymous counts only"),
     "cache": _l("Replaced when older than the research cache period; published counts only"),
+    "package": _l("Deleted after the research package period; published counts only"),
 }
 
 COMMON = {
@@ -310,6 +311,21 @@ INVENTORY: dict[str, TableEntry] = {
         tables=(OP, KEEP),
         parameters=(OP, KEEP),
         sha256=(OP, KEEP),
+        size=(OP, KEEP),
+    ),
+    "research_job": _t(
+        _l("Research packages prepared for a researcher, after disclosure control and audit"),
+        "package",
+        user_id=(OP, KEEP),
+        requested_at=(OP, KEEP),
+        kind=(OP, KEEP),
+        tables=(OP, KEEP),
+        parameters=(OP, KEEP),
+        status=(OP, KEEP),
+        started_at=(OP, KEEP),
+        finished_at=(OP, KEEP),
+        failure=(OP, KEEP),
+        data=(ST, KEEP),
         size=(OP, KEEP),
     ),
     "country": _t(

@@ -56,3 +56,27 @@ class ResearchTableCache(db.Model):
     key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     rows: Mapped[list] = mapped_column(sa.JSON)
+
+
+class ResearchJob(db.Model):
+    """A package a researcher asked for, prepared in the background (research/jobs.py): a whole
+    release over a national population by month takes minutes, longer than a web request may.
+
+    It holds only the released file (disclosure-controlled aggregates), kept for a few days."""
+
+    __tablename__ = "research_job"
+
+    QUEUED, RUNNING, READY, FAILED = "queued", "running", "ready", "failed"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))  # download (the zip) or xlsx
+    tables: Mapped[list] = mapped_column(sa.JSON, default=list)
+    parameters: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    status: Mapped[str] = mapped_column(sa.String(16), default=QUEUED)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failure: Mapped[str | None] = mapped_column(sa.String(16))  # audit, error, interrupted
+    data: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
+    size: Mapped[int | None] = mapped_column(sa.Integer)

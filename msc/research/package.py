@@ -54,6 +54,32 @@ class Request:
     locale: str = "en"
     geography: str = "country"  # REF_AREA of the tables that allow more (catalogue.GEOGRAPHIES)
 
+    def parameters(self) -> dict:
+        """Everything but the tables, as the ledger and a queued package keep it ("to" is the
+        first day after the request's last month)."""
+        return {
+            "from": self.start.isoformat() if self.start else None,
+            "to": self.end.isoformat() if self.end else None,
+            "period": self.granularity,
+            "locale": self.locale,
+            "geography": self.geography,
+        }
+
+    @classmethod
+    def from_parameters(cls, tables, parameters: dict) -> Request:
+        def day(name: str) -> date | None:
+            value = parameters.get(name)
+            return date.fromisoformat(value) if value else None
+
+        return cls(
+            tuple(tables),
+            day("from"),
+            day("to"),
+            parameters["period"],
+            parameters["locale"],
+            parameters.get("geography", "country"),
+        )
+
 
 def build_table(spec: TableSpec, request: Request) -> ProtectedTable:
     """Count the table in the database (the research replica when configured), then protect it."""

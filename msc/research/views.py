@@ -2,33 +2,31 @@
 
 from __future__ import annotations
 
-import io
 import json
-import logging
-import zipfile
-from datetime import date
+from datetime import date, timedelta
 
-from flask import Blueprint, Response, abort, flash, render_template, request
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import undefer
 
 from msc.core.access import roles_required
 from msc.core.db import db
 from msc.core.roles import Role
+from msc.research import jobs
 from msc.research.audit import audit_package
 from msc.research.cache import protected_rows
 from msc.research.catalogue import CATALOGUE, TABLES
-from msc.research.models import record_release
+from msc.research.models import ResearchJob, record_release
 from msc.research.package import (
     Request,
+    all_tables,
     area_note,
-    build_package,
     code_label,
     request_geography,
 )
-
-log = logging.getLogger(__name__)
 
 bp = Blueprint("research", __name__, url_prefix="/research")
 GRANULARITIES = ("year", "quarter", "month")
@@ -36,15 +34,15 @@ GRANULARITIES = ("year", "quarter", "month")
 
 def parse_request(tables: tuple[str, ...]) -> Request:
     def month(name: str) -> date | None:
-        value = request.args.get(name, "")
+        value = request.values.get(name, "")
         try:
             year, month_number = value.split("-")
             return date(int(year), int(month_number), 1)
         except ValueError:
             return None
 
-    granularity = request.args.get("period", "year")
-    geography = request.args.get("geography", "country")
+    granularity = request.values.get("period", "year")
+    geography = request.values.get("geography", "country")
     start, end = month("from"), month("to")
     if end:  # "to" is inclusive: up to the start of the next month
         end = date(end.year + end.month // 12, end.month % 12 + 1, 1)
@@ -56,16 +54,6 @@ def parse_request(tables: tuple[str, ...]) -> Request:
         str(get_locale()),
         request_geography(tables, geography),
     )
-
-
-def _parameters(parsed: Request) -> dict:
-    return {
-        "from": parsed.start.isoformat() if parsed.start else None,
-        "to": parsed.end.isoformat() if parsed.end else None,
-        "period": parsed.granularity,
-        "locale": parsed.locale,
-        "geography": parsed.geography,
-    }
 
 
 @bp.get("/tables/<table_id>")
@@ -101,49 +89,88 @@ def preview(table_id: str):
     )
 
 
-@bp.get("/package.zip")
+@bp.post("/packages")
 @roles_required(Role.RESEARCHER)
-def download():
-    data, _wanted = _released_package("download", lambda package: package)
-    return Response(
-        data,
-        mimetype="application/zip",
-        headers={"Content-Disposition": "attachment; filename=msc-research-tables.zip"},
+def ask_package():
+    """Queue the package (CSRF is checked for every POST); it is prepared in the background."""
+    from flask_babel import gettext as _
+
+    wanted = tuple(t for t in request.form.getlist("table") if t in TABLES) or all_tables()
+    kind = request.form.get("format", "download")
+    job = jobs.ask(
+        current_user.id, parse_request(wanted), kind if kind in jobs.KINDS else "download"
     )
+    if job is None:
+        flash(
+            _("A package of yours is still being prepared: ask for the next one once it is ready."),
+            "warning",
+        )
+    return redirect(url_for("research.packages"))
 
 
-@bp.get("/tables.xlsx")
+@bp.get("/packages")
 @roles_required(Role.RESEARCHER)
-def download_xlsx():
-    workbook, _wanted = _released_package("xlsx", _workbook_of)
-    return Response(
-        workbook,
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": "attachment; filename=msc-research-tables.xlsx"},
+def packages():
+    """The researcher's own packages, newest first; the page refreshes itself while one is being
+    prepared."""
+    jobs.tidy()
+    mine = db.session.scalars(
+        sa.select(ResearchJob)
+        .where(ResearchJob.user_id == current_user.id)
+        .order_by(ResearchJob.requested_at.desc(), ResearchJob.id.desc())
+        .limit(PACKAGES_SHOWN)
+    ).all()
+    return render_template(
+        "research/packages.html",
+        packages=mine,
+        pending=any(job.status in jobs.PENDING for job in mine),
+        titles={spec.id: spec.title for spec in CATALOGUE},
+        every_table=set(all_tables()),
+        months={job.id: _months(job.parameters) for job in mine},
     )
 
 
-def _workbook_of(package: bytes) -> bytes:
-    with zipfile.ZipFile(io.BytesIO(package)) as archive:
-        return archive.read("tables.xlsx")
+def _months(parameters: dict) -> str | None:
+    """The months a package covers ("to" is kept as the first day after its last month)."""
+    start, end = parameters.get("from"), parameters.get("to")
+    if not start and not end:
+        return None
+    last = (date.fromisoformat(end) - timedelta(days=1)).isoformat()[:7] if end else "…"
+    return f"{start[:7] if start else '…'} – {last}"
 
 
-def _released_package(kind: str, served) -> tuple[bytes, tuple[str, ...]]:
-    """Build the requested package and audit it (a failing audit blocks it); record in the ledger
-    the file that is served (`served` picks it out of the package)."""
-    wanted = tuple(t for t in request.args.getlist("table") if t in TABLES) or tuple(
-        t.id for t in CATALOGUE
+@bp.get("/packages/<int:job_id>/file")
+@roles_required(Role.RESEARCHER)
+def package_file(job_id: int):
+    """The prepared file, to the researcher who asked for it (anyone else: 404); every download
+    is recorded in the release ledger."""
+    job = db.session.scalar(
+        sa.select(ResearchJob)
+        .options(undefer(ResearchJob.data))
+        .where(
+            ResearchJob.id == job_id,
+            ResearchJob.user_id == current_user.id,
+            ResearchJob.status == ResearchJob.READY,
+        )
     )
-    parsed = parse_request(wanted)
-    data, _descriptor = build_package(parsed)
-    problems = audit_package(data)
-    if problems:  # a release that fails its own audit is never served
-        log.error("research package blocked by its audit: %s", "; ".join(problems[:5]))
-        abort(500)
-    data = served(data)
-    record_release(kind, data, wanted, _parameters(parsed), current_user.id)
+    if job is None:
+        abort(404)
+    record_release(job.kind, job.data, job.tables, job.parameters, current_user.id)
     db.session.commit()
-    return data, wanted
+    name, mimetype = FILES[job.kind]
+    return Response(
+        job.data, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={name}"}
+    )
+
+
+PACKAGES_SHOWN = 20
+FILES = {
+    "download": ("msc-research-tables.zip", "application/zip"),
+    "xlsx": (
+        "msc-research-tables.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ),
+}
 
 
 # The report: the main tables with charts and the method, printable from the browser.

@@ -1,5 +1,7 @@
-"""A researcher previews a table, downloads the package and the XLSX, opens the report."""
+"""A researcher previews a table, has the package and the XLSX prepared and downloads them, opens
+the report."""
 
+import re
 import zipfile
 
 import pytest
@@ -14,7 +16,9 @@ from tests.integration.test_research import populate
 pytestmark = pytest.mark.browser
 
 
-def test_researcher_day(page, make_user, make_migrant, check_accessibility, tmp_path):
+def test_researcher_day(
+    app, page, make_user, make_migrant, check_accessibility, tmp_path, monkeypatch
+):
     case_numbers = populate(make_user, make_migrant, 30)
     researcher = make_user(Role.RESEARCHER)
     log_in(page, researcher.username)
@@ -39,18 +43,29 @@ def test_researcher_day(page, make_user, make_migrant, check_accessibility, tmp_
     expect(page.get_by_text("Areas: the regions of the centres (ISO 3166-2).")).to_be_visible()
     expect(page.get_by_role("cell", name="(Serbia)").first).to_be_visible()
     check_accessibility(page, "research-preview-by-region")
+    # Packages are prepared in the background; the page of packages offers them when ready.
+    monkeypatch.setitem(app.config, "RESEARCH_PACKAGES_IN_BACKGROUND", True)
     page.goto("/research")
+    page.get_by_role("button", name="Prepare all tables (zip)").click()
+    expect(page.get_by_role("heading", name="Your packages")).to_be_visible()
+    downloads = page.get_by_role("link", name=re.compile("^Download"))
+    expect(downloads).to_have_count(1, timeout=60_000)  # the page refreshes itself meanwhile
+    check_accessibility(page, "research-packages")
     with page.expect_download() as download:
-        page.get_by_role("button", name="Download all tables (zip)").click()
+        downloads.first.click()
     package = tmp_path / "package.zip"
     download.value.save_as(package)
     assert audit_package(package.read_bytes()) == []
     assert "datapackage.json" in zipfile.ZipFile(package).namelist()
+    page.get_by_role("link", name="Back to the research tables").click()
+    page.get_by_role("button", name="Prepare as XLSX").click()
+    expect(downloads).to_have_count(2, timeout=60_000)
     with page.expect_download() as download:
-        page.get_by_role("button", name="Download as XLSX").click()
+        downloads.first.click()  # the newest first
     workbook = tmp_path / "tables.xlsx"
     download.value.save_as(workbook)
     assert "persons_registered" in read_xlsx(workbook.read_bytes())
+    page.get_by_role("link", name="Back to the research tables").click()
     page.get_by_role("link", name="Read the research report").click()
     expect(page.get_by_role("heading", name="Method")).to_be_visible()
     check_accessibility(page, "research-report")

@@ -27,6 +27,7 @@ from msc.core.db import db
 from msc.core.roles import Role
 from msc.migrants.models import Consent, Migrant
 from msc.referrals.models import Channel, LocalOption, Partner, Referral
+from msc.research.models import ResearchJob
 from msc.visits.models import GroupSession, Visit, WalkIn
 from tests.fixtures.factories import PASSWORD, log_in
 from tests.integration.test_migrants import registration
@@ -621,6 +622,13 @@ CASES: dict[str, Case] = {
         GroupSession,
         data=lambda w, n: {"title": f"Session {n}", "venue": "Hall", "topics": ["other"]},
         legit=CREATED,
+    ),
+    "research.ask_package": Case(
+        Role.RESEARCHER,
+        lambda w: "/research/packages",
+        ResearchJob,
+        page=lambda w: "/research",
+        expect={"status": ResearchJob.READY, "kind": "download", "failure": None},
     ),
     "visits.new_walk_in": Case(
         Role.COUNSELLOR,

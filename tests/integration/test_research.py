@@ -38,7 +38,7 @@ def test_researcher_downloads_an_audited_package_without_personal_data(
     login_as(Role.RESEARCHER)
     home = client.get("/research").get_data(as_text=True)
     assert "Persons registered by period, country, sex and age band" in home
-    response = client.get("/research/package.zip")
+    response = client.research_package()
     assert response.status_code == 200 and response.mimetype == "application/zip"
     data = response.data
     assert audit_package(data) == []
@@ -73,8 +73,8 @@ def test_researcher_downloads_an_audited_package_without_personal_data(
 def test_same_request_same_bytes(client, login_as, make_user, make_migrant):
     populate(make_user, make_migrant, 15)
     login_as(Role.RESEARCHER)
-    first = client.get("/research/package.zip?table=persons_education&table=walk_ins").data
-    second = client.get("/research/package.zip?table=persons_education&table=walk_ins").data
+    first = client.research_package("table=persons_education&table=walk_ins").data
+    second = client.research_package("table=persons_education&table=walk_ins").data
     assert first == second
 
 
@@ -99,9 +99,7 @@ def test_only_consenting_profiles_are_counted(client, login_as, make_user, make_
     for _ in range(7):
         make_migrant(counsellor, consents=("service",))
     login_as(Role.RESEARCHER)
-    registered = zipfile.ZipFile(
-        io.BytesIO(client.get("/research/package.zip?table=persons_category").data)
-    )
+    registered = zipfile.ZipFile(io.BytesIO(client.research_package("table=persons_category").data))
     total = next(
         line
         for line in registered.read("data/persons_category.csv").decode().splitlines()
@@ -246,7 +244,7 @@ def test_packages_validate_with_frictionless(client, login_as, make_user, make_m
 
     populate(make_user, make_migrant, 15)
     login_as(Role.RESEARCHER)
-    data = client.get("/research/package.zip").data
+    data = client.research_package().data
     zipfile.ZipFile(io.BytesIO(data)).extractall(tmp_path)
     report = Package(str(tmp_path / "datapackage.json")).validate()
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])[:10]
@@ -259,7 +257,7 @@ def test_xlsx_numbers_equal_the_csv_and_hxl_has_hashtags(client, login_as, make_
 
     populate(make_user, make_migrant, 25)
     login_as(Role.RESEARCHER)
-    archive = zipfile.ZipFile(io.BytesIO(client.get("/research/package.zip").data))
+    archive = zipfile.ZipFile(io.BytesIO(client.research_package().data))
     sheets = read_xlsx(archive.read("tables.xlsx"))
     for name in ("persons_registered", "walk_ins", "persons_education"):
         rows = list(csv_module.reader(io.StringIO(archive.read(f"data/{name}.csv").decode())))
@@ -285,7 +283,7 @@ def test_every_release_is_in_the_ledger_admins_see(app, client, login_as, make_u
 
     populate(make_user, make_migrant, 12)
     researcher = login_as(Role.RESEARCHER)
-    data = client.get("/research/package.zip?table=walk_ins").data
+    data = client.research_package("table=walk_ins").data
     release = db.session.scalars(sa.select(ResearchRelease)).one()
     import hashlib
 
@@ -307,7 +305,7 @@ def test_hub_researcher_merges_on_the_page(
 
     populate(make_user, make_migrant, 15)
     researcher = login_as(Role.RESEARCHER)
-    national = client.get("/research/package.zip?table=persons_category").data
+    national = client.research_package("table=persons_category").data
     with app.app_context():
         key_id, public = public_key_entry(instance_key())
     page = client.post_form(
@@ -364,8 +362,8 @@ def test_the_command_line_and_the_web_give_the_same_package(
         == 0
     )
     login_as(Role.RESEARCHER)
-    web = client.get(
-        "/research/package.zip?table=persons_category&table=walk_ins&from=2020-01&to=2030-12"
+    web = client.research_package(
+        "table=persons_category&table=walk_ins&from=2020-01&to=2030-12"
     ).data
     assert web == out.read_bytes()
 
@@ -404,9 +402,7 @@ def test_previews_show_a_recent_snapshot_and_downloads_count_afresh(
     client.get("/research/tables/persons_category?period=month")
     assert computed == ["persons_category", "persons_category"]
     # A download is a release: always counted afresh, with the new people.
-    package = zipfile.ZipFile(
-        io.BytesIO(client.get("/research/package.zip?table=persons_category").data)
-    )
+    package = zipfile.ZipFile(io.BytesIO(client.research_package("table=persons_category").data))
     csv_text = package.read("data/persons_category.csv").decode()
     assert any(line.startswith("_T,_T,_T,20,F,") for line in csv_text.splitlines())
     # Once the snapshot is older than the cache period, the preview counts again.
@@ -472,7 +468,7 @@ def test_tables_by_region_in_the_package_the_preview_and_the_ledger(
     _by_region(make_user, make_migrant, make_centre, make_region)
     login_as(Role.RESEARCHER)
     tables = "table=persons_registered&table=visits_by_topic&table=walk_ins"
-    data = client.get(f"/research/package.zip?{tables}&geography=region").data
+    data = client.research_package(f"{tables}&geography=region").data
     assert audit_package(data) == []
     archive = zipfile.ZipFile(io.BytesIO(data))
     descriptor = json.loads(archive.read("datapackage.json"))
@@ -493,7 +489,7 @@ def test_tables_by_region_in_the_package_the_preview_and_the_ledger(
     release = db.session.scalars(sa.select(ResearchRelease)).one()
     assert release.parameters["geography"] == "region"
     # By country (the default) the same persons are one area.
-    national = zipfile.ZipFile(io.BytesIO(client.get(f"/research/package.zip?{tables}").data))
+    national = zipfile.ZipFile(io.BytesIO(client.research_package(f"{tables}").data))
     lines = national.read("data/persons_registered.csv").decode().splitlines()
     assert {line.split(",")[1] for line in lines[1:]} == {"RS", "_T"}
     # The release by region holds the national release as it is, its regions beside it.
@@ -501,7 +497,8 @@ def test_tables_by_region_in_the_package_the_preview_and_the_ledger(
 
     page = client.get("/research/tables/persons_registered?geography=region").get_data(as_text=True)
     assert "Beograd (Serbia)" in page and '<option value="region" selected>' in page
-    assert "geography=region" in page  # the download keeps the areas shown
+    # The package asked for from the preview keeps the areas shown.
+    assert '<input type="hidden" name="geography" value="region">' in page
     other = client.get("/research/tables/walk_ins?geography=region").get_data(as_text=True)
     assert 'name="geography"' not in other
     unknown = client.get("/research/tables/persons_registered?geography=centre")
@@ -528,14 +525,20 @@ def test_merge_refuses_packages_of_other_periods_or_areas(
 
     populate(make_user, make_migrant, 12)
     login_as(Role.RESEARCHER)
-    base = "/research/package.zip?table=persons_registered"
-    by_year = client.get(base).data
+    base = "table=persons_registered"
+    by_year = client.research_package(base).data
     key_id, public = public_key_entry(instance_key())
     trusted = {key_id: public}
     for other, refusal in (
-        (client.get(f"{base}&period=quarter").data, "different months, or count by different"),
-        (client.get(f"{base}&from=2024-01").data, "different months, or count by different"),
-        (client.get(f"{base}&geography=region").data, "different areas"),
+        (
+            client.research_package(f"{base}&period=quarter").data,
+            "different months, or count by different",
+        ),
+        (
+            client.research_package(f"{base}&from=2024-01").data,
+            "different months, or count by different",
+        ),
+        (client.research_package(f"{base}&geography=region").data, "different areas"),
     ):
         with pytest.raises(MergeRefused, match=refusal):
             merge_packages([by_year, other], trusted, instance_key(), "msc-hub")
@@ -543,6 +546,6 @@ def test_merge_refuses_packages_of_other_periods_or_areas(
     assert audit_package(merged) == []
     # A package of the first specification, whose REF_AREA had no regions, is not merged.
     monkeypatch.setattr("msc.research.package.SPEC_VERSION", "msc-research-1")
-    older = client.get(base).data
+    older = client.research_package(base).data
     with pytest.raises(MergeRefused, match="different specifications"):
         merge_packages([by_year, older], trusted, instance_key(), "msc-hub")

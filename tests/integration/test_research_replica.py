@@ -64,7 +64,7 @@ def test_tables_are_read_from_the_replica_and_releases_written_to_the_primary(
     db.session.commit()
     client = replicated.test_client()
     log_in(client, researcher.username)
-    data = client.get("/research/package.zip?table=persons_category").data
+    data = client.research_package("table=persons_category").data
     assert _total_persons(data) == "20"
     releases = db.session.scalars(sa.select(ResearchRelease)).all()
     assert [r.tables for r in releases] == [["persons_category"]]  # the ledger: on the primary
@@ -77,4 +77,4 @@ def test_tables_are_read_from_the_replica_and_releases_written_to_the_primary(
     primary_only.test_client_class = MSCClient
     client = primary_only.test_client()
     log_in(client, researcher.username)
-    assert _total_persons(client.get("/research/package.zip?table=persons_category").data) == "10"
+    assert _total_persons(client.research_package("table=persons_category").data) == "10"

@@ -65,9 +65,9 @@ def test_restricted_text_reaches_only_the_case_counsellor_and_supervisors(
 
     researcher = make_user(Role.RESEARCHER)
     assert log_in(client, researcher.username).status_code == 302
-    package = client.get("/research/package.zip")
+    package = client.research_package()
     assert package.status_code == 200
-    xlsx = client.get("/research/tables.xlsx")
+    xlsx = client.research_package(kind="xlsx")
     assert xlsx.status_code == 200
     for blob in (_unzipped(package.data), _unzipped(xlsx.data)):
         assert NOTE.encode() not in blob and VISIT_NOTE.encode() not in blob

@@ -62,6 +62,7 @@ def other_centre_objects(make_user, make_migrant):
     from msc.core.db import db
     from msc.migrants.models import Consent
     from msc.referrals.models import Referral
+    from msc.research.models import ResearchJob
     from msc.visits.models import GroupSession
 
     owner = make_user(Role.COUNSELLOR)
@@ -86,12 +87,23 @@ def other_centre_objects(make_user, make_migrant):
         shared_fields=["name"],
     )
     db.session.add(referral)
+    package = ResearchJob(  # another researcher's package, ready to download
+        user_id=make_user(Role.RESEARCHER).id,
+        kind="download",
+        tables=["walk_ins"],
+        parameters={"period": "year", "locale": "en"},
+        status=ResearchJob.READY,
+        data=b"zip",
+        size=3,
+    )
+    db.session.add(package)
     db.session.commit()
     return {
         "migrant_id": migrant.id,
         "session_id": session.id,
         "consent_id": consent.id,
         "referral_id": referral.id,
+        "job_id": package.id,
     }
 
 

@@ -1,0 +1,133 @@
+"""Research packages prepared in the background.
+
+Counting, protecting and auditing a release can take minutes: every table by month at 100,000
+profiles took 32 s to build and 77 s to audit on PostgreSQL, far beyond a web request's timeout
+(gunicorn's MSC_TIMEOUT, a proxy's). So a researcher asks for a package, a thread of the web
+process prepares it (one package at a time per process, so that counsellors keep a core), and
+the researcher's page of packages offers it once it has passed its audit. The file is recorded
+in the release ledger each time it is downloaded, as a direct download was. Packages are kept
+RESEARCH_PACKAGE_DAYS days; one that a dying process left unfinished shows as interrupted after
+RESEARCH_PACKAGE_MINUTES.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+
+from msc.core.db import db, utcnow
+from msc.research.audit import audit_package
+from msc.research.models import ResearchJob
+from msc.research.package import Request, build_package
+
+log = logging.getLogger(__name__)
+
+KINDS = ("download", "xlsx")  # the zip, or the workbook inside it
+PENDING = (ResearchJob.QUEUED, ResearchJob.RUNNING)
+_one_at_a_time = threading.Semaphore(1)
+
+
+def ask(user_id: int, request: Request, kind: str) -> ResearchJob | None:
+    """Queue a package for the researcher and start preparing it; None when one of theirs is
+    still being prepared (a second click waits for the first)."""
+    tidy()
+    pending = sa.select(ResearchJob.id).where(
+        ResearchJob.user_id == user_id, ResearchJob.status.in_(PENDING)
+    )
+    if db.session.scalar(pending.limit(1)) is not None:
+        return None
+    job = ResearchJob(
+        user_id=user_id, kind=kind, tables=list(request.tables), parameters=request.parameters()
+    )
+    db.session.add(job)
+    db.session.commit()
+    if current_app.config["RESEARCH_PACKAGES_IN_BACKGROUND"]:
+        app = current_app._get_current_object()
+        threading.Thread(target=_prepare_in_background, args=(app, job.id), daemon=True).start()
+    else:  # tests, and instances that want each request to wait
+        prepare(job.id)
+    return job
+
+
+def _prepare_in_background(app: Flask, job_id: int) -> None:
+    with app.app_context(), _one_at_a_time:
+        try:
+            prepare(job_id)
+        except Exception:  # not even its failure could be saved: `tidy` calls it interrupted
+            log.exception("research package %s: the background preparation failed", job_id)
+        finally:
+            db.session.remove()
+
+
+def prepare(job_id: int) -> None:
+    """Build and audit the job's package and keep the file to serve; a package that fails its
+    audit is never kept."""
+    table = ResearchJob.__table__
+    claimed = db.session.execute(
+        table.update()
+        .where(table.c.id == job_id, table.c.status == ResearchJob.QUEUED)
+        .values(status=ResearchJob.RUNNING, started_at=utcnow())
+    )
+    db.session.commit()
+    if claimed.rowcount != 1:
+        return  # another worker has it, or it was tidied away
+    try:
+        job = db.session.get(ResearchJob, job_id)
+        data, _descriptor = build_package(Request.from_parameters(job.tables, job.parameters))
+        problems = audit_package(data)
+        if problems:  # a release that fails its own audit is never served
+            log.error(
+                "research package %s blocked by its audit: %s", job_id, "; ".join(problems[:5])
+            )
+            _finish(job_id, ResearchJob.FAILED, failure="audit")
+            return
+        if job.kind == "xlsx":
+            data = workbook_of(data)
+        _finish(job_id, ResearchJob.READY, data=data, size=len(data))
+    except Exception:  # the researcher is told; the trace goes to the log
+        log.exception("research package %s could not be prepared", job_id)
+        db.session.rollback()
+        _finish(job_id, ResearchJob.FAILED, failure="error")
+
+
+def _finish(job_id: int, status: str, **values) -> None:
+    job = db.session.get(ResearchJob, job_id)
+    if job is None:  # tidied away while it ran
+        return
+    job.status, job.finished_at = status, utcnow()
+    for name, value in values.items():
+        setattr(job, name, value)
+    db.session.commit()
+
+
+def workbook_of(package: bytes) -> bytes:
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        return archive.read("tables.xlsx")
+
+
+def tidy() -> None:
+    """Forget packages older than RESEARCH_PACKAGE_DAYS, and call interrupted the ones still
+    pending after RESEARCH_PACKAGE_MINUTES (their process ended before they did)."""
+    config, now = current_app.config, utcnow()
+    table = ResearchJob.__table__
+    db.session.execute(
+        table.delete().where(
+            table.c.requested_at < now - timedelta(days=config["RESEARCH_PACKAGE_DAYS"])
+        )
+    )
+    db.session.execute(
+        table.update()
+        .where(
+            table.c.status.in_(PENDING),
+            table.c.requested_at < now - timedelta(minutes=config["RESEARCH_PACKAGE_MINUTES"]),
+        )
+        .values(status=ResearchJob.FAILED, failure="interrupted", finished_at=now)
+    )
+    db.session.commit()

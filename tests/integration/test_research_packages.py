@@ -1,0 +1,202 @@
+"""Research packages prepared in the background and offered on the researcher's page."""
+
+import re
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from msc.core.db import db, utcnow
+from msc.core.roles import Role
+from msc.research import jobs
+from msc.research.audit import audit_package
+from msc.research.models import ResearchJob, ResearchRelease
+from tests.fixtures.factories import log_in
+from tests.integration.test_research import populate
+
+
+def ask(client, **form):
+    form.setdefault("csrf_token", client.csrf_token("/research/packages"))
+    return client.post("/research/packages", data=form)
+
+
+def file_links(client) -> list[str]:
+    page = client.get("/research/packages").get_data(as_text=True)
+    return re.findall(r'href="(/research/packages/\d+/file)"', page)
+
+
+def wait_until_finished(job_id: int, seconds: float = 60) -> ResearchJob:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        job = db.session.get(ResearchJob, job_id)
+        if job.status not in jobs.PENDING:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"package {job_id} still {job.status} after {seconds} s")
+
+
+def test_a_package_is_prepared_in_the_background_and_offered_when_ready(
+    app, client, login_as, make_user, make_migrant, monkeypatch
+):
+    monkeypatch.setitem(app.config, "RESEARCH_PACKAGES_IN_BACKGROUND", True)
+    populate(make_user, make_migrant, 15)
+    researcher = login_as(Role.RESEARCHER)
+    with jobs._one_at_a_time:  # another package is being prepared in this process
+        asked = ask(client, table="persons_category", period="quarter", format="xlsx")
+        assert asked.status_code == 302 and asked.headers["Location"] == "/research/packages"
+        waiting = client.get("/research/packages").get_data(as_text=True)
+        assert "Waiting" in waiting and '<meta http-equiv="refresh" content="5">' in waiting
+        assert "Persons by migrant category, labour-market status and sex" in waiting
+        assert "Quarter" in waiting and "XLSX" in waiting and file_links(client) == []
+        # A second click while the first is pending asks for nothing more.
+        again = client.post(
+            "/research/packages",
+            data={"csrf_token": client.csrf_token("/research/packages")},
+            follow_redirects=True,
+        ).get_data(as_text=True)
+        assert "still being prepared" in again
+        assert db.session.scalar(sa.select(sa.func.count(ResearchJob.id))) == 1
+    job_id = db.session.scalar(sa.select(ResearchJob.id))
+    assert wait_until_finished(job_id).status == ResearchJob.READY
+    ready = client.get("/research/packages").get_data(as_text=True)
+    assert 'http-equiv="refresh"' not in ready
+    [link] = file_links(client)
+    response = client.get(link)
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
+    assert "msc-research-tables.xlsx" in response.headers["Content-Disposition"]
+    from msc.research.formats import read_xlsx
+
+    assert "persons_category" in read_xlsx(response.data)
+    # Each download is a release in the ledger, by the researcher who took it.
+    client.get(link)
+    releases = db.session.scalars(sa.select(ResearchRelease)).all()
+    assert [(r.kind, r.user_id, r.tables) for r in releases] == [
+        ("xlsx", researcher.id, ["persons_category"])
+    ] * 2
+    assert releases[0].parameters["period"] == "quarter"
+
+
+def test_the_package_prepared_is_the_one_the_command_line_exports(
+    client, runner, login_as, make_user, make_migrant, tmp_path
+):
+    populate(make_user, make_migrant, 12)
+    out = tmp_path / "cli.zip"
+    args = ["msc", "research", "export", "--out", str(out), "--tables", "persons_registered"]
+    assert runner.invoke(args=[*args, "--geography", "region", "--period", "month"]).exit_code == 0
+    login_as(Role.RESEARCHER)
+    web = client.research_package("table=persons_registered&geography=region&period=month")
+    assert web.data == out.read_bytes() and audit_package(web.data) == []
+
+
+def test_a_package_is_only_for_the_researcher_who_asked(client, login_as, make_user, make_migrant):
+    populate(make_user, make_migrant, 12)
+    login_as(Role.RESEARCHER)
+    ask(client, table="walk_ins")
+    [link] = file_links(client)
+    other = make_user(Role.RESEARCHER)
+    client.post_form("/logout", page="/")
+    assert log_in(client, other.username).status_code == 302
+    assert client.get(link).status_code == 404  # never a 403 that confirms it exists
+    assert file_links(client) == []
+    supervisor = make_user(Role.SUPERVISOR)
+    client.post_form("/logout", page="/")
+    assert log_in(client, supervisor.username).status_code == 302
+    assert client.get(link).status_code == 403
+    assert db.session.scalar(sa.select(sa.func.count(ResearchRelease.id))) == 0
+
+
+@pytest.mark.parametrize("failure", ["audit", "error"])
+def test_a_package_that_fails_is_not_offered(
+    client, login_as, make_user, make_migrant, monkeypatch, failure
+):
+    populate(make_user, make_migrant, 12)
+    if failure == "audit":
+        monkeypatch.setattr(jobs, "audit_package", lambda data: ["a cell can be narrowed"])
+    else:
+
+        def broken(request):
+            raise RuntimeError("the database went away")
+
+        monkeypatch.setattr(jobs, "build_package", broken)
+    login_as(Role.RESEARCHER)
+    assert ask(client, table="walk_ins").status_code == 302
+    page = client.get("/research/packages").get_data(as_text=True)
+    assert "Not released" in page and file_links(client) == []
+    expected = {"audit": "failed its disclosure audit", "error": "could not be prepared"}
+    assert expected[failure] in page
+    job = db.session.scalar(sa.select(ResearchJob))
+    assert (job.status, job.failure, job.data) == (ResearchJob.FAILED, failure, None)
+    assert db.session.scalar(sa.select(sa.func.count(ResearchRelease.id))) == 0
+
+
+def test_old_packages_are_forgotten_and_unfinished_ones_called_interrupted(
+    client, login_as, make_user, make_migrant
+):
+    researcher = login_as(Role.RESEARCHER)
+    now = utcnow()
+
+    def package(status, age, data=None):
+        db.session.add(
+            ResearchJob(
+                user_id=researcher.id,
+                kind="download",
+                tables=["walk_ins"],
+                parameters={"period": "year", "locale": "en", "from": None, "to": None},
+                status=status,
+                requested_at=now - age,
+                data=data,
+                size=len(data) if data else None,
+            )
+        )
+
+    package(ResearchJob.READY, timedelta(days=8), b"old")
+    package(ResearchJob.READY, timedelta(days=6), b"kept")
+    package(ResearchJob.RUNNING, timedelta(hours=2))
+    package(ResearchJob.QUEUED, timedelta(minutes=5))
+    db.session.commit()
+    page = client.get("/research/packages").get_data(as_text=True)
+    db.session.expire_all()
+    left = db.session.execute(
+        sa.select(ResearchJob.status, ResearchJob.failure).order_by(ResearchJob.requested_at)
+    ).all()
+    assert left == [
+        (ResearchJob.READY, None),
+        (ResearchJob.FAILED, "interrupted"),
+        (ResearchJob.QUEUED, None),
+    ]
+    assert "was interrupted" in page and len(file_links(client)) == 1
+
+
+def test_the_page_of_packages_reads_a_fixed_number_of_queries(client, login_as, count_queries):
+    researcher = login_as(Role.RESEARCHER)
+
+    def queries_with(packages: int) -> int:
+        for _ in range(packages):
+            db.session.add(
+                ResearchJob(
+                    user_id=researcher.id,
+                    kind="download",
+                    tables=["walk_ins", "persons_category"],
+                    parameters={
+                        "period": "month",
+                        "locale": "en",
+                        "from": "2025-01-01",
+                        "to": "2026-01-01",
+                        "geography": "country",
+                    },
+                    status=ResearchJob.READY,
+                    data=b"zip",
+                    size=3,
+                )
+            )
+        db.session.commit()
+        with count_queries() as counted:
+            page = client.get("/research/packages")
+        assert page.status_code == 200
+        return counted()
+
+    assert queries_with(1) == queries_with(12)
+    page = client.get("/research/packages").get_data(as_text=True)
+    assert "2025-01 – 2025-12" in page  # the months covered, the last one inclusive
