@@ -28,7 +28,9 @@ def _month(value: str | None, end: bool = False) -> date | None:
     try:
         year, month = (int(part) for part in value.split("-"))
         first = date(year, month, 1)
-    except ValueError:
+        if first.year == date.max.year:  # the month after it would not be a date
+            raise ValueError(value)
+    except (ValueError, OverflowError):
         raise click.BadParameter(f"{value!r} is not YYYY-MM") from None
     return date(first.year + first.month // 12, first.month % 12 + 1, 1) if end else first
 
@@ -55,9 +57,8 @@ def export(out, tables, start, end, period, geography, locale):
             f"unknown table(s): {', '.join(unknown)}; known: {', '.join(TABLES)}"
         )
     geography = request_geography(wanted, geography)
-    data, _descriptor = build_package(
-        Request(wanted, _month(start), _month(end, True), period, locale, geography)
-    )
+    request = Request(wanted, _month(start), _month(end, True), period, locale, geography)
+    data, _descriptor = build_package(request)
     problems = audit_package(data)
     if problems:
         raise click.ClickException(
@@ -65,14 +66,7 @@ def export(out, tables, start, end, period, geography, locale):
         )
     with open(out, "wb") as handle:
         handle.write(data)
-    parameters = {
-        "from": start,
-        "to": end,
-        "period": period,
-        "locale": locale,
-        "geography": geography,
-    }
-    record_release("export", data, wanted, parameters, None)
+    record_release("export", data, wanted, request.parameters(), None)
     db.session.commit()
     click.echo(f"wrote {out}: {len(wanted)} tables, audit passed")
 

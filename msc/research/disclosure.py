@@ -30,6 +30,7 @@ audit sees everything the two releases publish.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -54,6 +55,8 @@ MIN_THRESHOLD = 5
 # referrals by month (1,298) 0.33 s instead of 0.58. Below it simplex wins: persons registered by
 # year (549 cells) takes 5 ms a box by simplex and 15 ms by interior point.
 INTERIOR_POINT_FROM = 1000
+UNBOUNDED = "unbounded"  # what `_System.solve` gives when a program has no optimum
+_ONE_SOLVE_AT_A_TIME = threading.Lock()
 
 
 @dataclass
@@ -374,7 +377,7 @@ def audit_intervals(
         point = np.array([table.cells[k].units for k in hidden], dtype=float)
     else:
         point = system.solve(np.zeros(len(hidden)))  # any feasible point
-        if point is None:
+        if not isinstance(point, np.ndarray):
             return primaries  # none, or the solver failed: nothing is proven safe
     down, up = _hypercube_reaches(table, index, point)
     inner_low, inner_high = point - down, point + up
@@ -398,7 +401,7 @@ def audit_intervals(
         for i in unsettled:
             box[i] = (max(0.0, point[i] - protection), point[i] + protection)
         solution = system.solve(objective, box)
-        if solution is None:
+        if not isinstance(solution, np.ndarray):
             break
         inner_low = np.minimum(inner_low, solution)
         inner_high = np.maximum(inner_high, solution)
@@ -412,14 +415,18 @@ def audit_intervals(
         objective = np.zeros(len(hidden))
         objective[i] = -1.0
         high = system.solve(objective)
-        if high is None:
-            continue  # unbounded above (well protected), or no solution at all
+        if high is UNBOUNDED:
+            continue  # no greatest value: well protected
+        if high is None:  # the solver failed: nothing is proven
+            weak.add(key)
+            continue
         inner_low, inner_high = np.minimum(inner_low, high), np.maximum(inner_high, high)
         if high[i] - inner_low[i] >= tolerance:
             continue
         objective[i] = 1.0
         low = system.solve(objective)
-        if low is None:
+        if low is None or low is UNBOUNDED:  # x >= 0 bounds it below: the solver failed
+            weak.add(key)
             continue
         inner_low, inner_high = np.minimum(inner_low, low), np.maximum(inner_high, low)
         if high[i] - low[i] < tolerance:
@@ -483,9 +490,15 @@ class _System:
         return low, high
 
     def solve(self, objective: np.ndarray, bounds=(0, None)):
-        """A solution minimising `objective`, or None (unbounded, infeasible or failed)."""
+        """A solution minimising `objective`; UNBOUNDED when the solver proves there is no
+        minimum; None when it finds no solution or fails (which proves nothing)."""
         if _Highs is not None:
-            return self._solve_highs(objective, bounds)
+            # One solve at a time per process: a package prepared in the background and a
+            # preview may protect tables in two threads, and HiGHS instances in separate
+            # threads could crash through its shared scheduler (ERGO-Code/HiGHS#3141, fixed
+            # after the HiGHS that scipy ships).
+            with _ONE_SOLVE_AT_A_TIME:
+                return self._solve_highs(objective, bounds)
         if not hasattr(self, "_program"):
             matrix = csr_matrix(
                 (self.coefficient, (self.row, self.column)),
@@ -502,7 +515,7 @@ class _System:
                 "b_eq": self.lower[equal] if equal.any() else None,
             }
         result = linprog(objective, **self._program, bounds=bounds, method="highs")
-        return result.x if result.status == 0 else None
+        return {0: result.x, 3: UNBOUNDED}.get(result.status)
 
     def _solve_highs(self, objective: np.ndarray, bounds):
         """The same program through the HiGHS model that scipy ships, kept between calls: each
@@ -515,15 +528,16 @@ class _System:
         if not hasattr(self, "_highs"):
             if n >= INTERIOR_POINT_FROM:
                 solution, basis = self._solve_apart(objective, bounds)
-                if boxed or not np.any(objective):
+                if boxed or (isinstance(solution, np.ndarray) and not np.any(objective)):
                     return solution  # a feasible point or a box: no basis for the singles
-                self._highs = self._model()
-                # Optimal for this very program: the next goes on from it by primal simplex.
-                self._highs.setOptionValue("simplex_strategy", 1 if basis is None else 4)
                 if basis is not None:
+                    self._highs = self._model()
+                    # Optimal for this very program: the next goes on from it by primal simplex.
+                    self._highs.setOptionValue("simplex_strategy", 4)
                     self._highs.setBasis(basis)
-                self._boxed = False
-                return solution
+                    self._boxed = False
+                    return solution
+                # No optimum by interior point (unbounded, or it failed): simplex decides.
             self._highs = self._model()
             # The first solve starts from nothing: dual simplex (HiGHS: 1) gets there in a third
             # of primal's iterations. After it only the objective (and a batch's box) changes,
@@ -544,9 +558,13 @@ class _System:
         solver.changeColsCost(n, columns, np.asarray(objective, dtype=float))
         solver.run()
         solver.setOptionValue("simplex_strategy", 4)
-        if solver.getModelStatus() != self._optimal:
-            return None
-        return np.array(solver.getSolution().col_value)
+        return self._outcome(solver)
+
+    def _outcome(self, solver):
+        status = solver.getModelStatus()
+        if status == self._status.kOptimal:
+            return np.array(solver.getSolution().col_value)
+        return UNBOUNDED if status == self._status.kUnbounded else None
 
     def _solve_apart(self, objective: np.ndarray, bounds):
         """One program in a model of its own, by the interior-point method with crossover (so
@@ -563,9 +581,8 @@ class _System:
             solver.changeColsBounds(n, columns, *self._box(bounds))
         solver.changeColsCost(n, columns, np.asarray(objective, dtype=float))
         solver.run()
-        if solver.getModelStatus() != self._optimal:
-            return None, None
-        return np.array(solver.getSolution().col_value), solver.getBasis()
+        outcome = self._outcome(solver)
+        return outcome, solver.getBasis() if isinstance(outcome, np.ndarray) else None
 
     def _box(self, bounds) -> tuple[np.ndarray, np.ndarray]:
         low = np.array([b[0] for b in bounds], dtype=float)
@@ -592,7 +609,7 @@ class _System:
         solver.setOptionValue("output_flag", False)
         solver.setOptionValue("presolve", "off")  # presolving would discard the basis
         solver.passModel(program)
-        self._optimal = highs.HighsModelStatus.kOptimal
+        self._status = highs.HighsModelStatus
         self._infinity = highs.kHighsInf
         return solver
 

@@ -26,23 +26,34 @@ from msc.research.package import Request, build_package
 
 log = logging.getLogger(__name__)
 
-KINDS = ("download", "xlsx")  # the zip, or the workbook inside it
+# The files a researcher can ask for: the zip, or the workbook inside it.
+FILES = {
+    "download": ("msc-research-tables.zip", "application/zip"),
+    "xlsx": (
+        "msc-research-tables.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ),
+}
 PENDING = (ResearchJob.QUEUED, ResearchJob.RUNNING)
 _one_at_a_time = threading.Semaphore(1)
 
 
 def ask(user_id: int, request: Request, kind: str) -> ResearchJob | None:
-    """Queue a package for the researcher and start preparing it; None when one of theirs is
-    still being prepared (a second click waits for the first)."""
+    """Queue a package for the researcher and start preparing it; None when the same package
+    of theirs is still being prepared (a second click, or a reload of the form's answer)."""
     tidy()
-    pending = sa.select(ResearchJob.id).where(
-        ResearchJob.user_id == user_id, ResearchJob.status.in_(PENDING)
-    )
-    if db.session.scalar(pending.limit(1)) is not None:
-        return None
     job = ResearchJob(
         user_id=user_id, kind=kind, tables=list(request.tables), parameters=request.parameters()
     )
+    if any(
+        (other.kind, other.tables, other.parameters) == (job.kind, job.tables, job.parameters)
+        for other in db.session.scalars(
+            sa.select(ResearchJob).where(
+                ResearchJob.user_id == user_id, ResearchJob.status.in_(PENDING)
+            )
+        )
+    ):
+        return None
     db.session.add(job)
     db.session.commit()
     if current_app.config["RESEARCH_PACKAGES_IN_BACKGROUND"]:
@@ -77,7 +88,9 @@ def prepare(job_id: int) -> None:
         return  # another worker has it, or it was tidied away
     try:
         job = db.session.get(ResearchJob, job_id)
-        data, _descriptor = build_package(Request.from_parameters(job.tables, job.parameters))
+        kind, request = job.kind, Request.from_parameters(job.tables, job.parameters)
+        db.session.commit()  # no transaction left open while it counts (minutes, at scale)
+        data, _descriptor = build_package(request)
         problems = audit_package(data)
         if problems:  # a release that fails its own audit is never served
             log.error(
@@ -85,7 +98,7 @@ def prepare(job_id: int) -> None:
             )
             _finish(job_id, ResearchJob.FAILED, failure="audit")
             return
-        if job.kind == "xlsx":
+        if kind == "xlsx":
             data = workbook_of(data)
         _finish(job_id, ResearchJob.READY, data=data, size=len(data))
     except Exception:  # the researcher is told; the trace goes to the log
@@ -112,22 +125,25 @@ def workbook_of(package: bytes) -> bytes:
         return archive.read("tables.xlsx")
 
 
+def kept_since():
+    """Packages asked for before this are forgotten."""
+    return utcnow() - timedelta(days=current_app.config["RESEARCH_PACKAGE_DAYS"])
+
+
+def interrupted_before():
+    """Packages asked for before this and still pending will not be finished: their process
+    ended before they did (a worker recycled, a restart)."""
+    return utcnow() - timedelta(minutes=current_app.config["RESEARCH_PACKAGE_MINUTES"])
+
+
 def tidy() -> None:
-    """Forget packages older than RESEARCH_PACKAGE_DAYS, and call interrupted the ones still
-    pending after RESEARCH_PACKAGE_MINUTES (their process ended before they did)."""
-    config, now = current_app.config, utcnow()
+    """Forget packages older than RESEARCH_PACKAGE_DAYS, and mark interrupted the ones still
+    pending after RESEARCH_PACKAGE_MINUTES (run whenever a package is asked for)."""
     table = ResearchJob.__table__
-    db.session.execute(
-        table.delete().where(
-            table.c.requested_at < now - timedelta(days=config["RESEARCH_PACKAGE_DAYS"])
-        )
-    )
+    db.session.execute(table.delete().where(table.c.requested_at < kept_since()))
     db.session.execute(
         table.update()
-        .where(
-            table.c.status.in_(PENDING),
-            table.c.requested_at < now - timedelta(minutes=config["RESEARCH_PACKAGE_MINUTES"]),
-        )
-        .values(status=ResearchJob.FAILED, failure="interrupted", finished_at=now)
+        .where(table.c.status.in_(PENDING), table.c.requested_at < interrupted_before())
+        .values(status=ResearchJob.FAILED, failure="interrupted", finished_at=utcnow())
     )
     db.session.commit()

@@ -37,9 +37,10 @@ def parse_request(tables: tuple[str, ...]) -> Request:
         value = request.values.get(name, "")
         try:
             year, month_number = value.split("-")
-            return date(int(year), int(month_number), 1)
-        except ValueError:
+            first = date(int(year), int(month_number), 1)
+        except (ValueError, OverflowError):
             return None
+        return first if first.year < date.max.year else None  # the month after it is a date too
 
     granularity = request.values.get("period", "year")
     geography = request.values.get("geography", "country")
@@ -98,32 +99,32 @@ def ask_package():
     wanted = tuple(t for t in request.form.getlist("table") if t in TABLES) or all_tables()
     kind = request.form.get("format", "download")
     job = jobs.ask(
-        current_user.id, parse_request(wanted), kind if kind in jobs.KINDS else "download"
+        current_user.id, parse_request(wanted), kind if kind in jobs.FILES else "download"
     )
     if job is None:
-        flash(
-            _("A package of yours is still being prepared: ask for the next one once it is ready."),
-            "warning",
-        )
+        flash(_("The same package is already being prepared for you."), "info")
     return redirect(url_for("research.packages"))
 
 
 @bp.get("/packages")
 @roles_required(Role.RESEARCHER)
 def packages():
-    """The researcher's own packages, newest first; the page refreshes itself while one is being
-    prepared."""
-    jobs.tidy()
+    """The researcher's own packages, newest first (those kept; reading writes nothing)."""
     mine = db.session.scalars(
         sa.select(ResearchJob)
-        .where(ResearchJob.user_id == current_user.id)
+        .where(
+            ResearchJob.user_id == current_user.id, ResearchJob.requested_at >= jobs.kept_since()
+        )
         .order_by(ResearchJob.requested_at.desc(), ResearchJob.id.desc())
         .limit(PACKAGES_SHOWN)
     ).all()
+    stale = jobs.interrupted_before()
+    interrupted = {j.id for j in mine if j.status in jobs.PENDING and j.requested_at < stale}
     return render_template(
         "research/packages.html",
         packages=mine,
-        pending=any(job.status in jobs.PENDING for job in mine),
+        interrupted=interrupted,
+        pending=any(j.status in jobs.PENDING and j.id not in interrupted for j in mine),
         titles={spec.id: spec.title for spec in CATALOGUE},
         every_table=set(all_tables()),
         months={job.id: _months(job.parameters) for job in mine},
@@ -157,20 +158,13 @@ def package_file(job_id: int):
         abort(404)
     record_release(job.kind, job.data, job.tables, job.parameters, current_user.id)
     db.session.commit()
-    name, mimetype = FILES[job.kind]
+    name, mimetype = jobs.FILES[job.kind]
     return Response(
         job.data, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={name}"}
     )
 
 
 PACKAGES_SHOWN = 20
-FILES = {
-    "download": ("msc-research-tables.zip", "application/zip"),
-    "xlsx": (
-        "msc-research-tables.xlsx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    ),
-}
 
 
 # The report: the main tables with charts and the method, printable from the browser.

@@ -388,3 +388,26 @@ def test_countries_that_are_not_the_sums_of_their_regions_are_caught():
     published[total] = -1000  # less than its parts can be: no solution
     primaries = [k for k, c in linked.cells.items() if c.status == PRIMARY]
     assert sorted(audit_intervals(linked, K, published, 0.0)) == sorted(primaries)
+
+
+def test_a_solver_that_fails_proves_no_cell_safe(monkeypatch):
+    """Only an optimum or a proven unbounded program settles a cell: when the solver fails on a
+    cell's own programs, the audit calls that cell too narrow instead of passing it."""
+    import numpy as np
+
+    from msc.research import disclosure
+    from msc.research.disclosure import audit_intervals
+
+    table = protect(TABLES["persons_registered"], registrations(400), K, BASE)
+    assert audit_intervals(table, K) == []
+    real_solve, failed = disclosure._System.solve, []
+
+    def failing_on_single_cells(system, objective, bounds=(0, None)):
+        if isinstance(bounds, tuple) and np.count_nonzero(objective) == 1:
+            failed.append(1)
+            return None
+        return real_solve(system, objective, bounds)
+
+    monkeypatch.setattr(disclosure._System, "solve", failing_on_single_cells)
+    weak = audit_intervals(table, K)
+    assert failed and len(weak) == len(failed)
