@@ -3,8 +3,9 @@
 Counting, protecting and auditing a release can take minutes: every table by month at 100,000
 profiles took 32 s to build and 77 s to audit on PostgreSQL, far beyond a web request's timeout
 (gunicorn's MSC_TIMEOUT, a proxy's). So a researcher asks for a package, a thread of the web
-process prepares it (one package at a time per process, so that counsellors keep a core), and
-the researcher's page of packages offers it once it has passed its audit. The file is recorded
+process prepares it (one package at a time per process; every worker process may prepare one,
+which is why research belongs on servers of its own), and the researcher's page of packages
+offers it once it has passed its audit. The file is recorded
 in the release ledger each time it is downloaded, as a direct download was. Packages are kept
 RESEARCH_PACKAGE_DAYS days; one that a dying process left unfinished shows as interrupted after
 RESEARCH_PACKAGE_MINUTES.
