@@ -13,8 +13,10 @@ RESEARCH_PACKAGE_MINUTES.
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
+import zipfile
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -119,9 +121,6 @@ def _finish(job_id: int, status: str, **values) -> None:
 
 
 def workbook_of(package: bytes) -> bytes:
-    import io
-    import zipfile
-
     with zipfile.ZipFile(io.BytesIO(package)) as archive:
         return archive.read("tables.xlsx")
 
