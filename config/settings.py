@@ -70,9 +70,11 @@ class Settings:
     RESEARCH_INSTANCE_ID = "msc-demo"
     RESEARCH_SIGNING_KEY = ""  # base64 raw Ed25519 private key; development generates one
     RESEARCH_TRUSTED_KEYS = ""  # JSON {"key id": "base64 public key"} for the regional merge
-    # Packages are prepared by a thread of the web process (research/jobs.py), kept this many
-    # days, and called interrupted when still unfinished after this many minutes.
-    RESEARCH_PACKAGES_IN_BACKGROUND = True
+    # Who prepares the packages researchers ask for (research/jobs.py): "thread", a thread of the
+    # web process; "worker", `flask msc research work` as a service of its own; "request", the
+    # request that asks waits. Kept this many days; called interrupted when still unfinished
+    # after this many minutes.
+    RESEARCH_PACKAGES_PREPARED_BY = "thread"
     RESEARCH_PACKAGE_DAYS = 7
     RESEARCH_PACKAGE_MINUTES = 60
     # A read replica for research tables (SQLAlchemy bind "research"); empty: the primary.
@@ -122,7 +124,7 @@ class TestingSettings(Settings):
     TOTP_REQUIRED_ROLES: list = []
     RATELIMIT_ENABLED = False
     RESEARCH_CACHE_SECONDS = 0  # tests see each change at once; the cache's own test sets it
-    RESEARCH_PACKAGES_IN_BACKGROUND = False  # a package is ready when its request returns
+    RESEARCH_PACKAGES_PREPARED_BY = "request"  # a package is ready when its request returns
     # Fast hashes keep the suite quick; production parameters are tested on their own.
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024
@@ -138,6 +140,9 @@ SETTINGS = {
     "testing": TestingSettings,
     "production": ProductionSettings,
 }
+
+
+PACKAGES_PREPARED_BY = ("thread", "worker", "request")
 
 
 def settings_class(name: str | None) -> type[Settings]:
@@ -157,6 +162,11 @@ def load(name: str | None = None, environ: os._Environ | dict | None = None) -> 
         env_name = ENV_ALIASES.get(key, f"MSC_{key}")
         if env_name in environ:
             values[key] = _convert(environ[env_name], default, env_name)
+    if values["RESEARCH_PACKAGES_PREPARED_BY"] not in PACKAGES_PREPARED_BY:
+        raise RuntimeError(
+            "MSC_RESEARCH_PACKAGES_PREPARED_BY must be one of "
+            f"{', '.join(PACKAGES_PREPARED_BY)}, not {values['RESEARCH_PACKAGES_PREPARED_BY']!r}"
+        )
     if values.get("RESEARCH_DATABASE_URL"):  # research reads go to the replica's engine
         binds = dict(values.get("SQLALCHEMY_BINDS") or {})
         values["SQLALCHEMY_BINDS"] = {**binds, "research": values["RESEARCH_DATABASE_URL"]}

@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 from msc.core.db import db
 from msc.research.audit import audit_package
 from msc.research.catalogue import GEOGRAPHIES, TABLES
-from msc.research.merge import MergeRefused, merge_packages
+from msc.research.merge import MergeRefused, merge_packages, release_record
 from msc.research.models import record_release
 from msc.research.package import Request, all_tables, build_package, request_geography
 from msc.research.signing import instance_key, public_key_entry
@@ -155,9 +155,31 @@ def merge(packages, out, trusted_keys):
         raise click.ClickException("the merged package failed its audit:\n" + "\n".join(problems))
     with open(out, "wb") as handle:
         handle.write(data)
-    record_release("merge", data, [], {"components": len(datas)}, None)
+    record_release("merge", data, *release_record(data), None)
     db.session.commit()
     click.echo(f"wrote {out}: {len(datas)} national packages merged, audit passed")
+
+
+@research_cli.command("work")
+@click.option(
+    "--until-idle",
+    is_flag=True,
+    help="Stop when no package is waiting, instead of waiting for the next one.",
+)
+def work(until_idle):
+    """Prepare the packages researchers ask for, one at a time, until stopped (SIGTERM puts the
+    package in hand back in the queue). Run it as a service of its own with
+    MSC_RESEARCH_PACKAGES_PREPARED_BY=worker on the web servers."""
+    from msc.research import jobs
+
+    if current_app.config["RESEARCH_PACKAGES_PREPARED_BY"] != "worker":
+        click.echo(
+            "note: MSC_RESEARCH_PACKAGES_PREPARED_BY is "
+            f"{current_app.config['RESEARCH_PACKAGES_PREPARED_BY']!r} here; the web servers "
+            "need 'worker' to leave their packages to this command",
+            err=True,
+        )
+    click.echo(f"prepared {jobs.work(until_idle)} research packages")
 
 
 @research_cli.command("key")

@@ -2,10 +2,14 @@
 
 Counting, protecting and auditing a release can take minutes: every table by month at 100,000
 profiles took 32 s to build and 77 s to audit on PostgreSQL, far beyond a web request's timeout
-(gunicorn's MSC_TIMEOUT, a proxy's). So a researcher asks for a package, a thread of the web
-process prepares it (one package at a time per process; every worker process may prepare one,
-which is why research belongs on servers of its own), and the researcher's page of packages
-offers it once it has passed its audit. The file is recorded
+(gunicorn's MSC_TIMEOUT, a proxy's). So a researcher asks for a package, it is queued in the
+table research_job, and the researcher's page of packages offers it once it has passed its
+audit. RESEARCH_PACKAGES_PREPARED_BY says who prepares it: a thread of the web process that took
+the request ("thread"; one package at a time per process, and every worker process may prepare
+one), or `flask msc research work` ("worker"), a service of its own that a recycled or
+restarted web worker cannot take down, and that puts its package back in the queue when it is
+told to stop. A regional hub's merge arrives built (merging is quick)
+and is queued for its audit, which costs what a national audit costs. The file is recorded
 in the release ledger each time it is downloaded, as a direct download was. Packages are kept
 RESEARCH_PACKAGE_DAYS days; one that a dying process left unfinished shows as interrupted after
 RESEARCH_PACKAGE_MINUTES.
@@ -15,7 +19,9 @@ from __future__ import annotations
 
 import io
 import logging
+import signal
 import threading
+import time
 import zipfile
 from datetime import timedelta
 
@@ -24,6 +30,7 @@ from flask import Flask, current_app
 
 from msc.core.db import db, utcnow
 from msc.research.audit import audit_package
+from msc.research.merge import release_record
 from msc.research.models import ResearchJob
 from msc.research.package import Request, build_package
 
@@ -36,6 +43,7 @@ FILES = {
         "msc-research-tables.xlsx",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ),
+    "merge": ("msc-regional-tables.zip", "application/zip"),
 }
 PENDING = (ResearchJob.QUEUED, ResearchJob.RUNNING)
 _one_at_a_time = threading.Semaphore(1)
@@ -44,27 +52,44 @@ _one_at_a_time = threading.Semaphore(1)
 def ask(user_id: int, request: Request, kind: str) -> ResearchJob | None:
     """Queue a package for the researcher and start preparing it; None when the same package
     of theirs is still being prepared (a second click, or a reload of the form's answer)."""
-    tidy()
-    job = ResearchJob(
-        user_id=user_id, kind=kind, tables=list(request.tables), parameters=request.parameters()
+    return _queue(
+        ResearchJob(
+            user_id=user_id, kind=kind, tables=list(request.tables), parameters=request.parameters()
+        )
     )
+
+
+def ask_audit(user_id: int, merged: bytes) -> ResearchJob | None:
+    """Queue the audit of a regional package the hub has merged; it is offered once it passes
+    (None when the same merge of theirs is still being audited)."""
+    tables, parameters = release_record(merged)
+    return _queue(
+        ResearchJob(
+            user_id=user_id, kind="merge", tables=tables, parameters=parameters, data=merged
+        )
+    )
+
+
+def _queue(job: ResearchJob) -> ResearchJob | None:
+    tidy()
     if any(
         (other.kind, other.tables, other.parameters) == (job.kind, job.tables, job.parameters)
         for other in db.session.scalars(
             sa.select(ResearchJob).where(
-                ResearchJob.user_id == user_id, ResearchJob.status.in_(PENDING)
+                ResearchJob.user_id == job.user_id, ResearchJob.status.in_(PENDING)
             )
         )
     ):
         return None
     db.session.add(job)
     db.session.commit()
-    if current_app.config["RESEARCH_PACKAGES_IN_BACKGROUND"]:
+    prepared_by = current_app.config["RESEARCH_PACKAGES_PREPARED_BY"]
+    if prepared_by == "thread":
         app = current_app._get_current_object()
         threading.Thread(target=_prepare_in_background, args=(app, job.id), daemon=True).start()
-    else:  # tests, and instances that want each request to wait
+    elif prepared_by == "request":  # tests, and instances that want each request to wait
         prepare(job.id)
-    return job
+    return job  # "worker": `flask msc research work` takes it from the queue
 
 
 def _prepare_in_background(app: Flask, job_id: int) -> None:
@@ -78,8 +103,8 @@ def _prepare_in_background(app: Flask, job_id: int) -> None:
 
 
 def prepare(job_id: int) -> None:
-    """Build and audit the job's package and keep the file to serve; a package that fails its
-    audit is never kept."""
+    """Build (unless it is a merge) and audit the job's package and keep the file to serve; a
+    package that fails its audit is never kept."""
     table = ResearchJob.__table__
     claimed = db.session.execute(
         table.update()
@@ -89,11 +114,14 @@ def prepare(job_id: int) -> None:
     db.session.commit()
     if claimed.rowcount != 1:
         return  # another worker has it, or it was tidied away
+    began = time.monotonic()
     try:
         job = db.session.get(ResearchJob, job_id)
-        kind, request = job.kind, Request.from_parameters(job.tables, job.parameters)
+        kind, data = job.kind, job.data  # a merge arrives built; a national package is counted
+        request = None if kind == "merge" else Request.from_parameters(job.tables, job.parameters)
         db.session.commit()  # no transaction left open while it counts (minutes, at scale)
-        data, _descriptor = build_package(request)
+        if request is not None:
+            data, _descriptor = build_package(request)
         problems = audit_package(data)
         if problems:  # a release that fails its own audit is never served
             log.error(
@@ -104,6 +132,7 @@ def prepare(job_id: int) -> None:
         if kind == "xlsx":
             data = workbook_of(data)
         _finish(job_id, ResearchJob.READY, data=data, size=len(data))
+        log.info("research package %s ready in %.1f s", job_id, time.monotonic() - began)
     except Exception:  # the researcher is told; the trace goes to the log
         log.exception("research package %s could not be prepared", job_id)
         db.session.rollback()
@@ -115,9 +144,64 @@ def _finish(job_id: int, status: str, **values) -> None:
     if job is None:  # tidied away while it ran
         return
     job.status, job.finished_at = status, utcnow()
+    if status == ResearchJob.FAILED:
+        job.data = None  # a merge that failed its audit is not kept either
     for name, value in values.items():
         setattr(job, name, value)
     db.session.commit()
+
+
+class Stopped(BaseException):
+    """The worker was told to stop (SIGTERM from systemd or a deploy, or Ctrl-C)."""
+
+
+def work(until_idle: bool = False, poll_seconds: float = 2.0) -> int:
+    """Prepare queued packages, the oldest first, one at a time, until told to stop (or, with
+    until_idle, until none is waiting); how many it prepared. A package being prepared when the
+    worker is told to stop goes back to the queue for the next worker."""
+
+    def stop(_signal_number, _frame):
+        raise Stopped
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    prepared = 0
+    try:
+        while True:
+            job_id = db.session.scalar(
+                sa.select(ResearchJob.id)
+                .where(ResearchJob.status == ResearchJob.QUEUED)
+                .order_by(ResearchJob.requested_at, ResearchJob.id)
+                .limit(1)
+            )
+            db.session.commit()
+            if job_id is None:
+                if until_idle:
+                    return prepared
+                time.sleep(poll_seconds)
+                continue
+            try:
+                prepare(job_id)
+            except (Stopped, KeyboardInterrupt):
+                _queue_again(job_id)
+                raise
+            prepared += 1
+    except (Stopped, KeyboardInterrupt):
+        return prepared
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        db.session.remove()
+
+
+def _queue_again(job_id: int) -> None:
+    db.session.rollback()
+    table = ResearchJob.__table__
+    db.session.execute(
+        table.update()
+        .where(table.c.id == job_id, table.c.status == ResearchJob.RUNNING)
+        .values(status=ResearchJob.QUEUED, started_at=None)
+    )
+    db.session.commit()
+    log.info("research package %s put back in the queue: the worker was told to stop", job_id)
 
 
 def workbook_of(package: bytes) -> bytes:

@@ -115,6 +115,25 @@ def merge_packages(packages: list[bytes], trusted: dict[str, str], key, hub_id: 
     return finish_package(files, descriptor, key)
 
 
+def release_record(merged: bytes) -> tuple[list[str], dict]:
+    """The tables and parameters the release ledger keeps of a merged package, read from it:
+    its period, its areas and the national packages it sums."""
+    with zipfile.ZipFile(io.BytesIO(merged)) as archive:
+        descriptor = json.loads(archive.read("datapackage.json"))
+    stated = descriptor["msc"]
+    tables = [r["name"] for r in descriptor["resources"] if r["name"] != "codebook"]
+    return tables, {
+        "from": stated["period"]["from"],
+        "to": stated["period"]["to"],
+        "period": stated["period"]["granularity"],
+        "locale": stated["locale"],
+        "geography": _stated(descriptor, "geography"),
+        "components": [
+            {"instance": c["instance"], "sha256": c["sha256"]} for c in stated["components"]
+        ],
+    }
+
+
 def _stated(descriptor: dict, field: str):
     """What a package says of `field`; packages made before there was a choice of areas were by
     country."""

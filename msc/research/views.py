@@ -16,7 +16,6 @@ from msc.core.access import roles_required
 from msc.core.db import db
 from msc.core.roles import Role
 from msc.research import jobs
-from msc.research.audit import audit_package
 from msc.research.cache import protected_rows
 from msc.research.catalogue import CATALOGUE, TABLES
 from msc.research.models import ResearchJob, record_release
@@ -232,17 +231,20 @@ def merge():
             data = merge_packages(
                 uploads, trusted, instance_key(), current_app.config["RESEARCH_INSTANCE_ID"]
             )
-            problems = audit_package(data)
         except MergeRefused as refused:
             problems = [str(refused)]
-        if not problems:
-            record_release("merge", data, [], {"components": len(uploads)}, current_user.id)
-            db.session.commit()
-            return Response(
-                data,
-                mimetype="application/zip",
-                headers={"Content-Disposition": "attachment; filename=msc-regional-tables.zip"},
-            )
+        else:  # its audit takes as long as a national one: it is done in the background
+            if jobs.ask_audit(current_user.id, data) is None:
+                flash(_("The same merge is already being audited for you."), "info")
+            else:
+                flash(
+                    _(
+                        "The packages were merged; the regional package is offered here once it "
+                        "has passed its audit."
+                    ),
+                    "success",
+                )
+            return redirect(url_for("research.packages"))
         flash(_("The packages were not merged."), "danger")
     return render_template(
         "research/merge.html", form=MergeUploadForm(), problems=problems

@@ -44,7 +44,7 @@ def test_researcher_day(
     expect(page.get_by_role("cell", name="(Serbia)").first).to_be_visible()
     check_accessibility(page, "research-preview-by-region")
     # Packages are prepared in the background; the page of packages offers them when ready.
-    monkeypatch.setitem(app.config, "RESEARCH_PACKAGES_IN_BACKGROUND", True)
+    monkeypatch.setitem(app.config, "RESEARCH_PACKAGES_PREPARED_BY", "thread")
     page.goto("/research")
     page.get_by_role("button", name="Prepare all tables (zip)").click()
     expect(page.get_by_role("heading", name="Your packages")).to_be_visible()

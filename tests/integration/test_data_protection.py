@@ -59,8 +59,11 @@ def _planted(make_user, make_migrant):
 def _database_bytes(app, tmp_path) -> bytes:
     url = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
     if url.get_backend_name() == "sqlite":
-        files = [Path(url.database), Path(url.database + "-wal")]
-        return b"".join(f.read_bytes() for f in files if f.exists())
+        # Read by another process: closing a file this process opened would drop SQLite's
+        # POSIX locks on it (sqlite.org/howtocorrupt.html, 2.2), and another process (a
+        # research worker) could then take the database for its own and delete the WAL.
+        files = [name for name in (url.database, url.database + "-wal") if Path(name).exists()]
+        return subprocess.run(["cat", *files], check=True, capture_output=True).stdout  # noqa: S607
     dump = tmp_path / "dump.sql"
     subprocess.run(
         ["pg_dump", "--file", str(dump), url.set(drivername="postgresql").render_as_string(False)],

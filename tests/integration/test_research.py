@@ -1,4 +1,5 @@
 import datetime
+import hashlib
 import io
 import json
 import re
@@ -7,6 +8,7 @@ import zipfile
 import pytest
 import sqlalchemy as sa
 
+from msc.core.db import db
 from msc.core.roles import Role
 from msc.research.audit import audit_package
 
@@ -299,8 +301,7 @@ def test_every_release_is_in_the_ledger_admins_see(app, client, login_as, make_u
 def test_hub_researcher_merges_on_the_page(
     app, client, login_as, make_user, make_migrant, monkeypatch
 ):
-    from flask import current_app
-
+    from msc.research.models import ResearchRelease
     from msc.research.signing import instance_key, public_key_entry
 
     populate(make_user, make_migrant, 15)
@@ -315,17 +316,31 @@ def test_hub_researcher_merges_on_the_page(
     )
     assert page.status_code == 400 and "not signed by a trusted" in page.get_data(as_text=True)
     monkeypatch.setitem(app.config, "RESEARCH_TRUSTED_KEYS", json.dumps({key_id: public}))
-    merged = client.post_form(
+    asked = client.post_form(
         "/research/merge",
         {"packages": [(io.BytesIO(national), "a.zip"), (io.BytesIO(national), "b.zip")]},
         content_type="multipart/form-data",
     )
+    # It is audited like a national package (here at once), then offered on the page of packages.
+    assert asked.status_code == 302 and asked.headers["Location"] == "/research/packages"
+    page = client.get("/research/packages").get_data(as_text=True)
+    instance = app.config["RESEARCH_INSTANCE_ID"]
+    assert "regional merge" in page and f"Of: {instance}, {instance}" in page
+    link = re.search(r'href="(/research/packages/\d+/file)"', page).group(1)
+    merged = client.get(link)
     assert merged.status_code == 200 and merged.mimetype == "application/zip"
+    assert "msc-regional-tables.zip" in merged.headers["Content-Disposition"]
     assert audit_package(merged.data) == []
-    assert current_app
+    # The ledger knows what the regional release holds and which national packages it sums.
+    release = db.session.scalar(sa.select(ResearchRelease).where(ResearchRelease.kind == "merge"))
+    assert release.sha256 == hashlib.sha256(merged.data).hexdigest()
+    assert release.tables == ["persons_category"] and release.user_id == researcher.id
+    assert (
+        release.parameters["components"]
+        == [{"instance": instance, "sha256": hashlib.sha256(national).hexdigest()}] * 2
+    )
     # A refusal is told in the researcher's language.
     from msc.auth.models import User
-    from msc.core.db import db
 
     db.session.execute(sa.update(User).where(User.id == researcher.id).values(locale="sq"))
     db.session.commit()

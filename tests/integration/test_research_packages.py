@@ -40,7 +40,7 @@ def wait_until_finished(job_id: int, seconds: float = 60) -> ResearchJob:
 def test_a_package_is_prepared_in_the_background_and_offered_when_ready(
     app, client, login_as, make_user, make_migrant, monkeypatch
 ):
-    monkeypatch.setitem(app.config, "RESEARCH_PACKAGES_IN_BACKGROUND", True)
+    monkeypatch.setitem(app.config, "RESEARCH_PACKAGES_PREPARED_BY", "thread")
     populate(make_user, make_migrant, 15)
     researcher = login_as(Role.RESEARCHER)
     with jobs._one_at_a_time:  # another package is being prepared in this process
@@ -223,3 +223,134 @@ def test_months_out_of_range_are_ignored_not_a_500(client, login_as, make_user, 
         assert preview.status_code == 200, months
     assert len(file_links(client)) == 3
     assert all(job.parameters["to"] is None for job in db.session.scalars(sa.select(ResearchJob)))
+
+
+def test_a_merge_is_offered_only_once_it_has_passed_its_audit(
+    app, client, login_as, make_user, make_migrant, monkeypatch
+):
+    import io
+    import json
+
+    from msc.research.signing import instance_key, public_key_entry
+
+    populate(make_user, make_migrant, 12)
+    login_as(Role.RESEARCHER)
+    national = client.research_package("table=walk_ins").data
+    key_id, public = public_key_entry(instance_key())
+    monkeypatch.setitem(app.config, "RESEARCH_TRUSTED_KEYS", json.dumps({key_id: public}))
+    monkeypatch.setitem(app.config, "RESEARCH_PACKAGES_PREPARED_BY", "thread")
+    monkeypatch.setattr(jobs, "audit_package", lambda data: ["a regional cell can be narrowed"])
+
+    def merge():
+        return client.post_form(
+            "/research/merge",
+            {"packages": [(io.BytesIO(national), "a.zip"), (io.BytesIO(national), "b.zip")]},
+            content_type="multipart/form-data",
+            follow_redirects=True,
+        ).get_data(as_text=True)
+
+    with jobs._one_at_a_time:  # the merged package waits for its audit
+        assert "offered here once it has passed its audit" in merge()
+        job = db.session.scalar(sa.select(ResearchJob).where(ResearchJob.kind == "merge"))
+        assert job.status == ResearchJob.QUEUED and job.data  # built, not yet offered
+        assert client.get(f"/research/packages/{job.id}/file").status_code == 404
+        assert "already being audited" in merge()  # the same uploads again queue nothing
+    failed = wait_until_finished(job.id)
+    assert (failed.status, failed.failure, failed.data) == (ResearchJob.FAILED, "audit", None)
+    page = client.get("/research/packages").get_data(as_text=True)
+    assert "failed its disclosure audit" in page
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(ResearchRelease.id)).where(ResearchRelease.kind == "merge")
+        )
+        == 0
+    )
+
+
+def statuses() -> list[str]:
+    db.session.expire_all()
+    return db.session.scalars(sa.select(ResearchJob.status).order_by(ResearchJob.id)).all()
+
+
+def test_a_worker_prepares_the_packages_the_web_queued(
+    app, client, runner, login_as, make_user, make_migrant, monkeypatch
+):
+    monkeypatch.setitem(app.config, "RESEARCH_PACKAGES_PREPARED_BY", "worker")
+    populate(make_user, make_migrant, 12)
+    login_as(Role.RESEARCHER)
+    ask(client, table="walk_ins")
+    ask(client, table="persons_category", format="xlsx")
+    assert statuses() == [ResearchJob.QUEUED] * 2  # the web leaves them to the worker
+    worked = runner.invoke(args=["msc", "research", "work", "--until-idle"])
+    assert worked.exit_code == 0 and "prepared 2 research packages" in worked.output
+    assert statuses() == [ResearchJob.READY] * 2
+    newest, oldest = file_links(client)
+    assert audit_package(client.get(oldest).data) == []
+    assert client.get(newest).mimetype.endswith("spreadsheetml.sheet")
+
+
+def test_a_worker_told_to_stop_puts_its_package_back_in_the_queue(
+    app, client, runner, login_as, make_user, make_migrant, monkeypatch
+):
+    import os
+    import signal
+
+    monkeypatch.setitem(app.config, "RESEARCH_PACKAGES_PREPARED_BY", "worker")
+    populate(make_user, make_migrant, 12)
+    login_as(Role.RESEARCHER)
+    ask(client, table="walk_ins")
+    build_package = jobs.build_package
+
+    def stopped_while_counting(request):
+        os.kill(os.getpid(), signal.SIGTERM)  # systemctl stop, a deploy
+        return build_package(request)
+
+    monkeypatch.setattr(jobs, "build_package", stopped_while_counting)
+    worked = runner.invoke(args=["msc", "research", "work"])  # it would wait for more
+    assert worked.exit_code == 0 and "prepared 0 research packages" in worked.output
+    job = db.session.scalar(sa.select(ResearchJob))
+    assert (job.status, job.started_at, job.data) == (ResearchJob.QUEUED, None, None)
+    assert signal.getsignal(signal.SIGTERM) is not jobs.Stopped  # the handler was put back
+    monkeypatch.setattr(jobs, "build_package", build_package)
+    assert runner.invoke(args=["msc", "research", "work", "--until-idle"]).exit_code == 0
+    assert statuses() == [ResearchJob.READY]
+
+
+def test_the_worker_runs_as_a_service_of_its_own(
+    app, database_url, client, login_as, make_user, make_migrant, monkeypatch, tmp_path
+):
+    """`flask msc research work` in a process of its own, stopped with SIGTERM as systemd does."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    monkeypatch.setitem(app.config, "RESEARCH_PACKAGES_PREPARED_BY", "worker")
+    populate(make_user, make_migrant, 12)
+    login_as(Role.RESEARCHER)
+    env = dict(
+        os.environ,
+        MSC_ENV="testing",
+        MSC_DATABASE_URL=database_url,
+        MSC_RESEARCH_PACKAGES_PREPARED_BY="worker",
+    )
+    flask = str(Path(sys.executable).parent / "flask")
+    worker = subprocess.Popen(
+        [flask, "--app", "wsgi", "msc", "research", "work"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ask(client, table="walk_ins")
+        job = wait_until_finished(db.session.scalar(sa.select(ResearchJob.id)), seconds=120)
+        assert job.status == ResearchJob.READY
+        assert audit_package(client.get(file_links(client)[0]).data) == []
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        out, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0, err
+    assert "prepared 1 research packages" in out

@@ -56,6 +56,10 @@ def test_msc_environment_overrides_with_types():
         settings.load("development", {"MSC_SESSION_IDLE_MINUTES": "soon"})
     with pytest.raises(RuntimeError, match="MSC_ENV"):
         settings.load("staging", {})
+    prepared_by = {"MSC_RESEARCH_PACKAGES_PREPARED_BY": "worker"}
+    assert settings.load("production", prepared_by)["RESEARCH_PACKAGES_PREPARED_BY"] == "worker"
+    with pytest.raises(RuntimeError, match="one of thread, worker, request, not 'workers'"):
+        settings.load("production", {"MSC_RESEARCH_PACKAGES_PREPARED_BY": "workers"})
 
 
 def test_default_environment_is_production(monkeypatch):
