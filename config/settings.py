@@ -77,6 +77,9 @@ class Settings:
     RESEARCH_PACKAGES_PREPARED_BY = "thread"
     RESEARCH_PACKAGE_DAYS = 7
     RESEARCH_PACKAGE_MINUTES = 60
+    # A preview or the report gives up protecting a table after this many seconds (below
+    # gunicorn's MSC_TIMEOUT) and offers the package instead, which has no such limit.
+    RESEARCH_PREVIEW_SECONDS = 20
     # A read replica for research tables (SQLAlchemy bind "research"); empty: the primary.
     RESEARCH_DATABASE_URL = ""
     MAX_CONTENT_LENGTH = 5 * 1024 * 1024  # uploads (CSV imports) and forms

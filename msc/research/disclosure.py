@@ -31,7 +31,10 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections import defaultdict
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -199,6 +202,31 @@ def families(dimension: Dimension, codes: list[str]) -> list[tuple[str, list[str
     return list(parts.items())
 
 
+class TooLong(Exception):
+    """Protecting or auditing went on past the deadline its caller set (`deadline`)."""
+
+
+_DEADLINE: ContextVar[float | None] = ContextVar("research_deadline", default=None)
+
+
+@contextmanager
+def deadline(seconds: float):
+    """Within the block, protection and audit stop with TooLong once `seconds` have passed:
+    a preview must answer before the web server's timeout, and a package must not hold its
+    preparer for hours. Checked before each linear program and each round of suppression."""
+    token = _DEADLINE.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _check_deadline() -> None:
+    at = _DEADLINE.get()
+    if at is not None and time.monotonic() > at:
+        raise TooLong
+
+
 def protect(
     spec: TableSpec,
     units: list[Unit] | Counts,
@@ -243,6 +271,7 @@ def _complete_suppression(table: ProtectedTable, protection: float, outer_only: 
     cells that were still too narrow."""
     to_check = None
     for _round in range(len(table.cells) + 1):
+        _check_deadline()
         _close_singletons(table)
         weak = audit_intervals(table, protection, only=to_check, outer_only=outer_only)
         if not weak:
@@ -500,6 +529,7 @@ class _System:
     def solve(self, objective: np.ndarray, bounds=(0, None)):
         """A solution minimising `objective`; UNBOUNDED when the solver proves there is no
         minimum; None when it finds no solution or fails (which proves nothing)."""
+        _check_deadline()
         if _Highs is not None:
             # One solve at a time per process: a package prepared in the background and a
             # preview may protect tables in two threads, and HiGHS instances in separate

@@ -30,6 +30,7 @@ from flask import Flask, current_app
 
 from msc.core.db import db, utcnow
 from msc.research.audit import audit_package
+from msc.research.disclosure import TooLong, deadline
 from msc.research.merge import release_record
 from msc.research.models import ResearchJob
 from msc.research.package import Request, build_package
@@ -119,10 +120,12 @@ def prepare(job_id: int) -> None:
         job = db.session.get(ResearchJob, job_id)
         kind, data = job.kind, job.data  # a merge arrives built; a national package is counted
         request = None if kind == "merge" else Request.from_parameters(job.tables, job.parameters)
+        left = (job.requested_at - interrupted_before()).total_seconds()
         db.session.commit()  # no transaction left open while it counts (minutes, at scale)
-        if request is not None:
-            data, _descriptor = build_package(request)
-        problems = audit_package(data)
+        with deadline(max(left, 0)):  # past it, the page calls the package interrupted anyway
+            if request is not None:
+                data, _descriptor = build_package(request)
+            problems = audit_package(data)
         if problems:  # a release that fails its own audit is never served
             log.error(
                 "research package %s blocked by its audit: %s", job_id, "; ".join(problems[:5])
@@ -133,6 +136,10 @@ def prepare(job_id: int) -> None:
             data = workbook_of(data)
         _finish(job_id, ResearchJob.READY, data=data, size=len(data))
         log.info("research package %s ready in %.1f s", job_id, time.monotonic() - began)
+    except TooLong:  # the researcher is told to ask for less; the preparer is free again
+        log.warning("research package %s not protected within its time", job_id)
+        db.session.rollback()
+        _finish(job_id, ResearchJob.FAILED, failure="too_long")
     except Exception:  # the researcher is told; the trace goes to the log
         log.exception("research package %s could not be prepared", job_id)
         db.session.rollback()

@@ -6,7 +6,17 @@ import json
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -18,6 +28,7 @@ from msc.core.roles import Role
 from msc.research import jobs
 from msc.research.cache import protected_rows
 from msc.research.catalogue import CATALOGUE, TABLES
+from msc.research.disclosure import TooLong, deadline
 from msc.research.models import ResearchJob, record_release
 from msc.research.package import (
     Request,
@@ -63,7 +74,10 @@ def preview(table_id: str):
     if spec is None:
         abort(404)
     parsed = parse_request((table_id,))
-    rows, computed_at = protected_rows(spec, parsed)
+    try:
+        rows, computed_at = protected_rows_in_time(spec, parsed)
+    except TooLong:  # the package is prepared in the background, with no such limit
+        return render_template("research/preview.html", spec=spec, parsed=parsed, too_long=True)
     codes = {(d.id, d.codelist, row[d.id]) for d in spec.dimensions for row in rows}
     labels = {
         (dimension, code): code_label(dimension, names, code) for dimension, names, code in codes
@@ -87,6 +101,13 @@ def preview(table_id: str):
         computed_at=computed_at,
         area_note=area_note(spec, parsed),
     )
+
+
+def protected_rows_in_time(spec, parsed: Request):
+    """A table's published rows for a page, given up (TooLong) before the web server's timeout
+    would cut the request off: by month and region a national table takes minutes."""
+    with deadline(current_app.config["RESEARCH_PREVIEW_SECONDS"]):
+        return protected_rows(spec, parsed)
 
 
 @bp.post("/packages")
@@ -186,7 +207,10 @@ def report():
     computed = []
     for table_id in REPORT_TABLES:
         spec = TABLES[table_id]
-        rows, computed_at = protected_rows(spec, parsed)
+        try:
+            rows, computed_at = protected_rows_in_time(spec, parsed)
+        except TooLong:
+            return render_template("research/report.html", too_long=True, parsed=parsed)
         computed.append(computed_at)
         first = spec.dimensions[0]
         chart = [
@@ -214,7 +238,6 @@ def report():
 @roles_required(Role.RESEARCHER)
 def merge():
     """The regional hub merges signed national packages, with no access to any national database."""
-    from flask import current_app
     from flask_babel import gettext as _
 
     from msc.research.merge import MergeRefused, merge_packages

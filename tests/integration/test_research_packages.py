@@ -354,3 +354,25 @@ def test_the_worker_runs_as_a_service_of_its_own(
         out, err = worker.communicate(timeout=60)
     assert worker.returncode == 0, err
     assert "prepared 1 research packages" in out
+
+
+def test_a_table_too_long_to_protect_gives_a_way_forward_not_a_timeout(
+    app, client, login_as, make_user, make_migrant, monkeypatch
+):
+    populate(make_user, make_migrant, 12)
+    login_as(Role.RESEARCHER)
+    monkeypatch.setitem(app.config, "RESEARCH_PREVIEW_SECONDS", 0)
+    preview = client.get("/research/tables/persons_registered?period=month&geography=region")
+    page = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "takes too long to protect while you wait" in page
+    assert 'action="/research/packages"' in page and 'value="month"' in page
+    report = client.get("/research/report?period=month").get_data(as_text=True)
+    assert "take too long to protect" in report and 'href="/research/report"' in report
+    # The package has no such limit, but one that cannot be protected in its time is given up,
+    # and the researcher is told what to ask for instead.
+    monkeypatch.setitem(app.config, "RESEARCH_PACKAGE_MINUTES", 0)
+    ask(client, table="persons_registered", period="month", geography="region")
+    job = db.session.scalar(sa.select(ResearchJob))
+    assert (job.status, job.failure, job.data) == (ResearchJob.FAILED, "too_long", None)
+    page = client.get("/research/packages").get_data(as_text=True)
+    assert "could not be protected within 0 minutes" in page and file_links(client) == []

@@ -411,3 +411,16 @@ def test_a_solver_that_fails_proves_no_cell_safe(monkeypatch):
     monkeypatch.setattr(disclosure._System, "solve", failing_on_single_cells)
     weak = audit_intervals(table, K)
     assert failed and len(weak) == len(failed)
+
+
+def test_protection_and_its_audit_stop_at_the_deadline_set_for_them():
+    from msc.research.disclosure import TooLong, audit_intervals, deadline
+
+    units = registrations(400)
+    with deadline(0), pytest.raises(TooLong):
+        protect(TABLES["persons_registered"], units, K, BASE)
+    table = protect(TABLES["persons_registered"], units, K, BASE)  # no deadline after the block
+    with deadline(0), pytest.raises(TooLong):
+        audit_intervals(table, K)
+    with deadline(600):
+        assert audit_intervals(table, K) == []
