@@ -165,6 +165,11 @@ def load(name: str | None = None, environ: os._Environ | dict | None = None) -> 
         env_name = ENV_ALIASES.get(key, f"MSC_{key}")
         if env_name in environ:
             values[key] = _convert(environ[env_name], default, env_name)
+    if "MSC_RESEARCH_PACKAGES_IN_BACKGROUND" in environ:  # renamed: say so, never ignore it
+        raise RuntimeError(
+            "MSC_RESEARCH_PACKAGES_IN_BACKGROUND is now MSC_RESEARCH_PACKAGES_PREPARED_BY "
+            "(thread, worker or request)"
+        )
     if values["RESEARCH_PACKAGES_PREPARED_BY"] not in PACKAGES_PREPARED_BY:
         raise RuntimeError(
             "MSC_RESEARCH_PACKAGES_PREPARED_BY must be one of "

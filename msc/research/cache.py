@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from msc.core.db import db, utcnow
 from msc.research.catalogue import TableSpec
-from msc.research.disclosure import MIN_THRESHOLD, table_rows
+from msc.research.disclosure import MIN_THRESHOLD, TooLong, deadline, table_rows
 from msc.research.models import ResearchTableCache
 from msc.research.package import Request, build_table
 
@@ -40,6 +40,26 @@ def cache_key(spec: TableSpec, request: Request) -> str:
         "rounding": config["RESEARCH_ROUNDING_BASE"],
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+# Tables a page could not protect in time, until when this process does not try again: a reload
+# would hold a web worker for another RESEARCH_PREVIEW_SECONDS to the same end.
+_too_long_until: dict[str, datetime] = {}
+
+
+def rows_in_time(spec: TableSpec, request: Request) -> tuple[list[dict], datetime]:
+    """`protected_rows` for a page, given up (TooLong) before the web server's timeout would cut
+    the request off: by month and region a national table takes minutes."""
+    key, now = cache_key(spec, request), utcnow()
+    if _too_long_until.get(key, now) > now:
+        raise TooLong
+    try:
+        with deadline(current_app.config["RESEARCH_PREVIEW_SECONDS"]):
+            return protected_rows(spec, request)
+    except TooLong:
+        seconds = max(current_app.config["RESEARCH_CACHE_SECONDS"], 60)
+        _too_long_until[key] = now + timedelta(seconds=seconds)
+        raise
 
 
 def protected_rows(spec: TableSpec, request: Request) -> tuple[list[dict], datetime]:

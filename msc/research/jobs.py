@@ -11,8 +11,9 @@ restarted web worker cannot take down, and that puts its package back in the que
 told to stop. A regional hub's merge arrives built (merging is quick)
 and is queued for its audit, which costs what a national audit costs. The file is recorded
 in the release ledger each time it is downloaded, as a direct download was. Packages are kept
-RESEARCH_PACKAGE_DAYS days; one that a dying process left unfinished shows as interrupted after
-RESEARCH_PACKAGE_MINUTES.
+RESEARCH_PACKAGE_DAYS days. A preparer gives a package RESEARCH_PACKAGE_MINUTES (then it is "too
+long": the researcher is told to ask for less); one still waiting that long, or still running
+well past its time, was left by a process that ended and shows as interrupted.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ FILES = {
     "merge": ("msc-regional-tables.zip", "application/zip"),
 }
 PENDING = (ResearchJob.QUEUED, ResearchJob.RUNNING)
+NATIONAL = ("download", "xlsx")  # what a researcher may ask for; a "merge" comes from the hub
+# A preparer checks its deadline between linear programs, the longest of which takes seconds.
+GRACE = timedelta(minutes=5)
 _one_at_a_time = threading.Semaphore(1)
 
 
@@ -103,26 +107,25 @@ def _prepare_in_background(app: Flask, job_id: int) -> None:
             db.session.remove()
 
 
-def prepare(job_id: int) -> None:
+def prepare(job_id: int) -> bool:
     """Build (unless it is a merge) and audit the job's package and keep the file to serve; a
-    package that fails its audit is never kept."""
+    package that fails its audit is never kept. False when it was not this preparer's to do."""
     table = ResearchJob.__table__
     claimed = db.session.execute(
         table.update()
-        .where(table.c.id == job_id, table.c.status == ResearchJob.QUEUED)
+        .where(table.c.id == job_id, table.c.status == ResearchJob.QUEUED, sa.not_(stale()))
         .values(status=ResearchJob.RUNNING, started_at=utcnow())
     )
     db.session.commit()
     if claimed.rowcount != 1:
-        return  # another worker has it, or it was tidied away
+        return False  # another preparer has it, or it waited too long (interrupted)
     began = time.monotonic()
     try:
         job = db.session.get(ResearchJob, job_id)
         kind, data = job.kind, job.data  # a merge arrives built; a national package is counted
         request = None if kind == "merge" else Request.from_parameters(job.tables, job.parameters)
-        left = (job.requested_at - interrupted_before()).total_seconds()
         db.session.commit()  # no transaction left open while it counts (minutes, at scale)
-        with deadline(max(left, 0)):  # past it, the page calls the package interrupted anyway
+        with deadline(current_app.config["RESEARCH_PACKAGE_MINUTES"] * 60):
             if request is not None:
                 data, _descriptor = build_package(request)
             problems = audit_package(data)
@@ -131,7 +134,7 @@ def prepare(job_id: int) -> None:
                 "research package %s blocked by its audit: %s", job_id, "; ".join(problems[:5])
             )
             _finish(job_id, ResearchJob.FAILED, failure="audit")
-            return
+            return True
         if kind == "xlsx":
             data = workbook_of(data)
         _finish(job_id, ResearchJob.READY, data=data, size=len(data))
@@ -144,6 +147,7 @@ def prepare(job_id: int) -> None:
         log.exception("research package %s could not be prepared", job_id)
         db.session.rollback()
         _finish(job_id, ResearchJob.FAILED, failure="error")
+    return True
 
 
 def _finish(job_id: int, status: str, **values) -> None:
@@ -162,18 +166,24 @@ class Stopped(BaseException):
     """The worker was told to stop (SIGTERM from systemd or a deploy, or Ctrl-C)."""
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
 def work(until_idle: bool = False, poll_seconds: float = 2.0) -> int:
     """Prepare queued packages, the oldest first, one at a time, until told to stop (or, with
     until_idle, until none is waiting); how many it prepared. A package being prepared when the
     worker is told to stop goes back to the queue for the next worker."""
 
     def stop(_signal_number, _frame):
+        for number in STOP_SIGNALS:  # a second signal must not cut short putting it back
+            signal.signal(number, signal.SIG_IGN)
         raise Stopped
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {number: signal.signal(number, stop) for number in STOP_SIGNALS}
     prepared = 0
     try:
         while True:
+            tidy()  # what waited too long is called interrupted, not prepared late
             job_id = db.session.scalar(
                 sa.select(ResearchJob.id)
                 .where(ResearchJob.status == ResearchJob.QUEUED)
@@ -187,28 +197,31 @@ def work(until_idle: bool = False, poll_seconds: float = 2.0) -> int:
                 time.sleep(poll_seconds)
                 continue
             try:
-                prepare(job_id)
-            except (Stopped, KeyboardInterrupt):
+                prepared += prepare(job_id)
+            except Stopped:
                 _queue_again(job_id)
                 raise
-            prepared += 1
-    except (Stopped, KeyboardInterrupt):
+    except Stopped:
         return prepared
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
         db.session.remove()
 
 
 def _queue_again(job_id: int) -> None:
-    db.session.rollback()
-    table = ResearchJob.__table__
-    db.session.execute(
-        table.update()
-        .where(table.c.id == job_id, table.c.status == ResearchJob.RUNNING)
-        .values(status=ResearchJob.QUEUED, started_at=None)
-    )
-    db.session.commit()
-    log.info("research package %s put back in the queue: the worker was told to stop", job_id)
+    try:
+        db.session.rollback()
+        table = ResearchJob.__table__
+        db.session.execute(
+            table.update()
+            .where(table.c.id == job_id, table.c.status == ResearchJob.RUNNING)
+            .values(status=ResearchJob.QUEUED, started_at=None)
+        )
+        db.session.commit()
+        log.info("research package %s put back in the queue: the worker was told to stop", job_id)
+    except Exception:  # it stays running, and is called interrupted after its time
+        log.exception("research package %s could not be put back in the queue", job_id)
 
 
 def workbook_of(package: bytes) -> bytes:
@@ -221,20 +234,28 @@ def kept_since():
     return utcnow() - timedelta(days=current_app.config["RESEARCH_PACKAGE_DAYS"])
 
 
-def interrupted_before():
-    """Packages asked for before this and still pending will not be finished: their process
-    ended before they did (a worker recycled, a restart)."""
-    return utcnow() - timedelta(minutes=current_app.config["RESEARCH_PACKAGE_MINUTES"])
+def stale():
+    """Pending packages no preparer is at any more (SQL): waiting longer than
+    RESEARCH_PACKAGE_MINUTES (the process that was to prepare them ended, or no worker runs),
+    or running past their deadline and a grace (a preparer stops at its deadline)."""
+    now, minutes = utcnow(), timedelta(minutes=current_app.config["RESEARCH_PACKAGE_MINUTES"])
+    return sa.or_(
+        sa.and_(ResearchJob.status == ResearchJob.QUEUED, ResearchJob.requested_at < now - minutes),
+        sa.and_(
+            ResearchJob.status == ResearchJob.RUNNING,
+            ResearchJob.started_at < now - minutes - GRACE,
+        ),
+    )
 
 
 def tidy() -> None:
-    """Forget packages older than RESEARCH_PACKAGE_DAYS, and mark interrupted the ones still
-    pending after RESEARCH_PACKAGE_MINUTES (run whenever a package is asked for)."""
+    """Forget packages older than RESEARCH_PACKAGE_DAYS, and mark interrupted the ones no
+    preparer is at any more (`stale`); run whenever a package is asked for, and by the worker."""
     table = ResearchJob.__table__
     db.session.execute(table.delete().where(table.c.requested_at < kept_since()))
     db.session.execute(
         table.update()
-        .where(table.c.status.in_(PENDING), table.c.requested_at < interrupted_before())
-        .values(status=ResearchJob.FAILED, failure="interrupted", finished_at=utcnow())
+        .where(stale())
+        .values(status=ResearchJob.FAILED, failure="interrupted", finished_at=utcnow(), data=None)
     )
     db.session.commit()

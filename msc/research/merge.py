@@ -45,26 +45,18 @@ def _read_csv(raw: bytes) -> list[dict]:
     return list(csv.DictReader(io.StringIO(raw.decode("utf-8"))))
 
 
+# A national package of every table by month unpacks to 1.5 MB at 100,000 profiles; a zip that
+# claims far more is no package of ours (a zip bomb) and is refused before anything is unpacked.
+MAX_UNPACKED_BYTES = 100 * 1024 * 1024
+
+
 def merge_packages(packages: list[bytes], trusted: dict[str, str], key, hub_id: str) -> bytes:
     if len(packages) < 2:
         raise MergeRefused(_("Give at least two national packages."))
     opened = []
     for number, data in enumerate(packages, start=1):
-        try:
-            archive = zipfile.ZipFile(io.BytesIO(data))
-            descriptor_bytes = archive.read("datapackage.json")
-            signer = verify(descriptor_bytes, archive.read("signature.json"), trusted)
-        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError):
-            raise MergeRefused(
-                _("Package %(number)d is not a signed research package.", number=number)
-            ) from None
-        if signer is None:
-            raise MergeRefused(
-                _("Package %(number)d is not signed by a trusted instance key.", number=number)
-            )
-        opened.append(
-            (archive, json.loads(descriptor_bytes), signer, hashlib.sha256(data).hexdigest())
-        )
+        archive, descriptor, signer = _open_signed(number, data, trusted)
+        opened.append((archive, descriptor, signer, hashlib.sha256(data).hexdigest()))
     first = opened[0][1]
     for _archive, descriptor, _signer, _digest in opened[1:]:
         for field, refusal in MUST_AGREE.items():
@@ -113,6 +105,35 @@ def merge_packages(packages: list[bytes], trusted: dict[str, str], key, hub_id: 
     add_other_formats(files, descriptor, [r["name"] for r in resources if r["name"] != "codebook"])
     descriptor["msc"]["signing_key_id"] = public_key_entry(key)[0]
     return finish_package(files, descriptor, key)
+
+
+def _open_signed(number: int, data: bytes, trusted: dict[str, str]):
+    """The package's archive, descriptor and signing key id, once its signature is trusted and
+    every file it lists is the one signed (the signature covers the descriptor, which holds
+    each file's SHA-256)."""
+    not_a_package = MergeRefused(
+        _("Package %(number)d is not a signed research package.", number=number)
+    )
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        if sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED_BYTES:
+            raise not_a_package
+        descriptor_bytes = archive.read("datapackage.json")
+        signer = verify(descriptor_bytes, archive.read("signature.json"), trusted)
+        descriptor = json.loads(descriptor_bytes)
+        if signer is None:
+            raise MergeRefused(
+                _("Package %(number)d is not signed by a trusted instance key.", number=number)
+            )
+        for resource in descriptor["resources"]:
+            digest = "sha256:" + hashlib.sha256(archive.read(resource["path"])).hexdigest()
+            if digest != resource["hash"]:
+                raise MergeRefused(
+                    _("Package %(number)d was changed after it was signed.", number=number)
+                )
+    except (zipfile.BadZipFile, KeyError, TypeError, json.JSONDecodeError, ValueError):
+        raise not_a_package from None
+    return archive, descriptor, signer
 
 
 def release_record(merged: bytes) -> tuple[list[str], dict]:

@@ -62,7 +62,8 @@ class ResearchJob(db.Model):
     """A package a researcher asked for, prepared in the background (research/jobs.py): a whole
     release over a national population by month takes minutes, longer than a web request may.
 
-    It holds only the released file (disclosure-controlled aggregates), kept for a few days."""
+    It holds only the released file (disclosure-controlled aggregates), kept for a few days, and
+    a hub's merged package while it waits for its audit (erased if it does not pass)."""
 
     __tablename__ = "research_job"
 
@@ -71,12 +72,14 @@ class ResearchJob(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    kind: Mapped[str] = mapped_column(sa.String(16))  # download (the zip) or xlsx
+    # download (the zip) or xlsx, asked for by a researcher; merge, a regional hub's package
+    kind: Mapped[str] = mapped_column(sa.String(16))
     tables: Mapped[list] = mapped_column(sa.JSON, default=list)
     parameters: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     status: Mapped[str] = mapped_column(sa.String(16), default=QUEUED)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    failure: Mapped[str | None] = mapped_column(sa.String(16))  # audit, error, interrupted
+    # audit, error, interrupted, too_long
+    failure: Mapped[str | None] = mapped_column(sa.String(16))
     data: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
     size: Mapped[int | None] = mapped_column(sa.Integer)

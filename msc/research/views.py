@@ -26,9 +26,9 @@ from msc.core.access import roles_required
 from msc.core.db import db
 from msc.core.roles import Role
 from msc.research import jobs
-from msc.research.cache import protected_rows
+from msc.research.cache import rows_in_time
 from msc.research.catalogue import CATALOGUE, TABLES
-from msc.research.disclosure import TooLong, deadline
+from msc.research.disclosure import TooLong
 from msc.research.models import ResearchJob, record_release
 from msc.research.package import (
     Request,
@@ -75,7 +75,7 @@ def preview(table_id: str):
         abort(404)
     parsed = parse_request((table_id,))
     try:
-        rows, computed_at = protected_rows_in_time(spec, parsed)
+        rows, computed_at = rows_in_time(spec, parsed)
     except TooLong:  # the package is prepared in the background, with no such limit
         return render_template("research/preview.html", spec=spec, parsed=parsed, too_long=True)
     codes = {(d.id, d.codelist, row[d.id]) for d in spec.dimensions for row in rows}
@@ -103,13 +103,6 @@ def preview(table_id: str):
     )
 
 
-def protected_rows_in_time(spec, parsed: Request):
-    """A table's published rows for a page, given up (TooLong) before the web server's timeout
-    would cut the request off: by month and region a national table takes minutes."""
-    with deadline(current_app.config["RESEARCH_PREVIEW_SECONDS"]):
-        return protected_rows(spec, parsed)
-
-
 @bp.post("/packages")
 @roles_required(Role.RESEARCHER)
 def ask_package():
@@ -119,7 +112,7 @@ def ask_package():
     wanted = tuple(t for t in request.form.getlist("table") if t in TABLES) or all_tables()
     kind = request.form.get("format", "download")
     job = jobs.ask(
-        current_user.id, parse_request(wanted), kind if kind in jobs.FILES else "download"
+        current_user.id, parse_request(wanted), kind if kind in jobs.NATIONAL else "download"
     )
     if job is None:
         flash(_("The same package is already being prepared for you."), "info")
@@ -130,16 +123,16 @@ def ask_package():
 @roles_required(Role.RESEARCHER)
 def packages():
     """The researcher's own packages, newest first (those kept; reading writes nothing)."""
-    mine = db.session.scalars(
-        sa.select(ResearchJob)
+    rows = db.session.execute(
+        sa.select(ResearchJob, jobs.stale().label("interrupted"))
         .where(
             ResearchJob.user_id == current_user.id, ResearchJob.requested_at >= jobs.kept_since()
         )
         .order_by(ResearchJob.requested_at.desc(), ResearchJob.id.desc())
         .limit(PACKAGES_SHOWN)
     ).all()
-    stale = jobs.interrupted_before()
-    interrupted = {j.id for j in mine if j.status in jobs.PENDING and j.requested_at < stale}
+    mine = [job for job, _stale in rows]
+    interrupted = {job.id for job, stale in rows if stale}
     return render_template(
         "research/packages.html",
         packages=mine,
@@ -208,7 +201,7 @@ def report():
     for table_id in REPORT_TABLES:
         spec = TABLES[table_id]
         try:
-            rows, computed_at = protected_rows_in_time(spec, parsed)
+            rows, computed_at = rows_in_time(spec, parsed)
         except TooLong:
             return render_template("research/report.html", too_long=True, parsed=parsed)
         computed.append(computed_at)

@@ -564,3 +564,31 @@ def test_merge_refuses_packages_of_other_periods_or_areas(
     older = client.research_package(base).data
     with pytest.raises(MergeRefused, match="different specifications"):
         merge_packages([by_year, older], trusted, instance_key(), "msc-hub")
+
+
+def test_merge_refuses_a_package_changed_after_signing_or_too_large_to_unpack(
+    client, login_as, make_user, make_migrant, monkeypatch
+):
+    from msc.research import merge
+    from msc.research.merge import MergeRefused, merge_packages
+    from msc.research.signing import instance_key, public_key_entry
+
+    populate(make_user, make_migrant, 12)
+    login_as(Role.RESEARCHER)
+    national = client.research_package("table=persons_category").data
+    trusted = dict([public_key_entry(instance_key())])
+    # The signature covers the descriptor, which holds each file's hash: a count changed in the
+    # CSV (the signature and the descriptor left as they were) is caught.
+    changed = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(national)) as source, zipfile.ZipFile(changed, "w") as out:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "data/persons_category.csv":
+                data = data.replace(b"_T,_T,_T,", b"_T,_T,_T,9")
+            out.writestr(info, data)
+    with pytest.raises(MergeRefused, match="Package 2 was changed after it was signed"):
+        merge_packages([national, changed.getvalue()], trusted, instance_key(), "msc-hub")
+    # A zip that would unpack to more than any package of ours is not opened.
+    monkeypatch.setattr(merge, "MAX_UNPACKED_BYTES", len(national))
+    with pytest.raises(MergeRefused, match="Package 1 is not a signed research package"):
+        merge_packages([national, national], trusted, instance_key(), "msc-hub")

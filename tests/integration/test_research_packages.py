@@ -146,15 +146,16 @@ def test_old_packages_are_forgotten_and_unfinished_ones_called_interrupted(
     researcher = login_as(Role.RESEARCHER)
     now = utcnow()
 
-    def package(status, age, data=None, tables=("walk_ins",)):
+    def package(status, age, data=None, started=None, kind="download"):
         db.session.add(
             ResearchJob(
                 user_id=researcher.id,
-                kind="download",
-                tables=list(tables),
+                kind=kind,
+                tables=["walk_ins"],
                 parameters={"period": "year", "locale": "en", "from": None, "to": None},
                 status=status,
                 requested_at=now - age,
+                started_at=now - started if started else None,
                 data=data,
                 size=len(data) if data else None,
             )
@@ -162,22 +163,31 @@ def test_old_packages_are_forgotten_and_unfinished_ones_called_interrupted(
 
     package(ResearchJob.READY, timedelta(days=8), b"old")
     package(ResearchJob.READY, timedelta(days=6), b"kept")
-    package(ResearchJob.RUNNING, timedelta(hours=2))
-    package(ResearchJob.QUEUED, timedelta(minutes=5), None, ["persons_category"])
+    # Started 66 minutes ago: its preparer would have stopped at 60 (and 5 of grace).
+    package(ResearchJob.RUNNING, timedelta(hours=3), started=timedelta(minutes=66))
+    # Waited, and started 30 minutes ago: still within its time.
+    package(ResearchJob.RUNNING, timedelta(hours=2), started=timedelta(minutes=30))
+    # A merge that waited an hour for its audit: no preparer will take it any more.
+    package(ResearchJob.QUEUED, timedelta(minutes=61), b"unaudited", kind="merge")
+    package(ResearchJob.QUEUED, timedelta(minutes=5))
     db.session.commit()
     page = client.get("/research/packages").get_data(as_text=True)
-    assert "was interrupted" in page and len(file_links(client)) == 1  # the old one is not shown
-    assert 'id="auto-refresh"' in page  # the one of five minutes ago is still waiting
-    ask(client, table="walk_ins")  # asking for a package tidies the table
+    assert page.count("was interrupted") == 2 and len(file_links(client)) == 1  # not the old one
+    assert 'id="auto-refresh"' in page  # two are still being prepared or waiting
+    ask(client, table="persons_category")  # asking for a package tidies the table
     db.session.expire_all()
     left = db.session.execute(
-        sa.select(ResearchJob.status, ResearchJob.failure).order_by(ResearchJob.requested_at)
+        sa.select(ResearchJob.status, ResearchJob.failure, ResearchJob.data.is_not(None)).order_by(
+            ResearchJob.requested_at
+        )
     ).all()
-    assert left == [
-        (ResearchJob.READY, None),
-        (ResearchJob.FAILED, "interrupted"),
-        (ResearchJob.QUEUED, None),
-        (ResearchJob.READY, None),
+    assert [tuple(row) for row in left] == [
+        (ResearchJob.READY, None, True),
+        (ResearchJob.FAILED, "interrupted", False),
+        (ResearchJob.RUNNING, None, False),
+        (ResearchJob.FAILED, "interrupted", False),  # the unaudited merge is not kept
+        (ResearchJob.QUEUED, None, False),
+        (ResearchJob.READY, None, True),
     ]
 
 
@@ -280,10 +290,23 @@ def test_a_worker_prepares_the_packages_the_web_queued(
     login_as(Role.RESEARCHER)
     ask(client, table="walk_ins")
     ask(client, table="persons_category", format="xlsx")
-    assert statuses() == [ResearchJob.QUEUED] * 2  # the web leaves them to the worker
+    ask(client, table="walk_ins", period="quarter", format="merge")  # a merge comes from the hub
+    assert statuses() == [ResearchJob.QUEUED] * 3  # the web leaves them to the worker
+    assert db.session.scalars(sa.select(ResearchJob.kind).order_by(ResearchJob.id)).all() == [
+        "download",
+        "xlsx",
+        "download",
+    ]
+    # One waited longer than its time (no worker ran): it is called interrupted, not prepared.
+    db.session.execute(
+        sa.update(ResearchJob)
+        .where(ResearchJob.id == db.session.scalar(sa.select(sa.func.max(ResearchJob.id))))
+        .values(requested_at=utcnow() - timedelta(minutes=61))
+    )
+    db.session.commit()
     worked = runner.invoke(args=["msc", "research", "work", "--until-idle"])
     assert worked.exit_code == 0 and "prepared 2 research packages" in worked.output
-    assert statuses() == [ResearchJob.READY] * 2
+    assert statuses() == [ResearchJob.READY, ResearchJob.READY, ResearchJob.FAILED]
     newest, oldest = file_links(client)
     assert audit_package(client.get(oldest).data) == []
     assert client.get(newest).mimetype.endswith("spreadsheetml.sheet")
@@ -306,11 +329,12 @@ def test_a_worker_told_to_stop_puts_its_package_back_in_the_queue(
         return build_package(request)
 
     monkeypatch.setattr(jobs, "build_package", stopped_while_counting)
-    worked = runner.invoke(args=["msc", "research", "work"])  # it would wait for more
+    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    worked = runner.invoke(args=["msc", "research", "work", "--until-idle"])
     assert worked.exit_code == 0 and "prepared 0 research packages" in worked.output
     job = db.session.scalar(sa.select(ResearchJob))
     assert (job.status, job.started_at, job.data) == (ResearchJob.QUEUED, None, None)
-    assert signal.getsignal(signal.SIGTERM) is not jobs.Stopped  # the handler was put back
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == handlers
     monkeypatch.setattr(jobs, "build_package", build_package)
     assert runner.invoke(args=["msc", "research", "work", "--until-idle"]).exit_code == 0
     assert statuses() == [ResearchJob.READY]
@@ -351,7 +375,10 @@ def test_the_worker_runs_as_a_service_of_its_own(
         assert audit_package(client.get(file_links(client)[0]).data) == []
     finally:
         worker.send_signal(signal.SIGTERM)
-        out, err = worker.communicate(timeout=60)
+        try:
+            out, err = worker.communicate(timeout=60)
+        finally:
+            worker.kill()  # never left polling the test database
     assert worker.returncode == 0, err
     assert "prepared 1 research packages" in out
 
@@ -361,18 +388,39 @@ def test_a_table_too_long_to_protect_gives_a_way_forward_not_a_timeout(
 ):
     populate(make_user, make_migrant, 12)
     login_as(Role.RESEARCHER)
+    from msc.research import cache
+
+    monkeypatch.setattr(cache, "_too_long_until", {})  # what this test learns stays here
     monkeypatch.setitem(app.config, "RESEARCH_PREVIEW_SECONDS", 0)
-    preview = client.get("/research/tables/persons_registered?period=month&geography=region")
+    url = "/research/tables/persons_registered?period=month&geography=region"
+    preview = client.get(url)
     page = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "takes too long to protect while you wait" in page
     assert 'action="/research/packages"' in page and 'value="month"' in page
+    # A reload does not hold the server as long again: for a while the answer is the same...
+    monkeypatch.setitem(app.config, "RESEARCH_PREVIEW_SECONDS", 20)
+    assert "takes too long to protect" in client.get(url).get_data(as_text=True)
+    # ...which other tables and periods do not get.
+    by_year = "/research/tables/persons_registered?period=year&geography=region"
+    assert "takes too long" not in client.get(by_year).get_data(as_text=True)
+    cache._too_long_until.clear()
+    assert "takes too long" not in client.get(url).get_data(as_text=True)
+    monkeypatch.setitem(app.config, "RESEARCH_PREVIEW_SECONDS", 0)
     report = client.get("/research/report?period=month").get_data(as_text=True)
     assert "take too long to protect" in report and 'href="/research/report"' in report
     # The package has no such limit, but one that cannot be protected in its time is given up,
     # and the researcher is told what to ask for instead.
-    monkeypatch.setitem(app.config, "RESEARCH_PACKAGE_MINUTES", 0)
+    given, real_deadline = [], jobs.deadline
+
+    def out_of_time(seconds):
+        given.append(seconds)
+        return real_deadline(0)
+
+    monkeypatch.setattr(jobs, "deadline", out_of_time)
+    monkeypatch.setitem(app.config, "RESEARCH_PACKAGE_MINUTES", 45)
     ask(client, table="persons_registered", period="month", geography="region")
+    assert given == [45 * 60]  # its time counts from when it starts, not from the queue
     job = db.session.scalar(sa.select(ResearchJob))
     assert (job.status, job.failure, job.data) == (ResearchJob.FAILED, "too_long", None)
     page = client.get("/research/packages").get_data(as_text=True)
-    assert "could not be protected within 0 minutes" in page and file_links(client) == []
+    assert "could not be protected within 45 minutes" in page and file_links(client) == []

@@ -60,6 +60,8 @@ def test_msc_environment_overrides_with_types():
     assert settings.load("production", prepared_by)["RESEARCH_PACKAGES_PREPARED_BY"] == "worker"
     with pytest.raises(RuntimeError, match="one of thread, worker, request, not 'workers'"):
         settings.load("production", {"MSC_RESEARCH_PACKAGES_PREPARED_BY": "workers"})
+    with pytest.raises(RuntimeError, match="is now MSC_RESEARCH_PACKAGES_PREPARED_BY"):
+        settings.load("production", {"MSC_RESEARCH_PACKAGES_IN_BACKGROUND": "false"})
 
 
 def test_default_environment_is_production(monkeypatch):
