@@ -1,6 +1,7 @@
 """A researcher previews a table, has the package and the XLSX prepared and downloads them, opens
 the report."""
 
+import json
 import re
 import zipfile
 
@@ -8,8 +9,10 @@ import pytest
 from playwright.sync_api import expect
 
 from msc.core.roles import Role
+from msc.research import cache
 from msc.research.audit import audit_package
 from msc.research.formats import read_xlsx
+from msc.research.signing import instance_key, public_key_entry
 from tests.browser.test_login_and_homes import log_in
 from tests.integration.test_research import populate
 
@@ -65,9 +68,33 @@ def test_researcher_day(
     workbook = tmp_path / "tables.xlsx"
     download.value.save_as(workbook)
     assert "persons_registered" in read_xlsx(workbook.read_bytes())
-    page.get_by_role("link", name="Back to the research tables").click()
+    # A regional hub merges national packages (here this instance's own, twice): checked at
+    # once, audited in the background, offered on the same page.
+    key_id, public = public_key_entry(instance_key())
+    monkeypatch.setitem(app.config, "RESEARCH_TRUSTED_KEYS", json.dumps({key_id: public}))
+    page.goto("/research/merge")
+    check_accessibility(page, "research-merge")
+    page.get_by_label("National packages (zip)").set_input_files([package, package])
+    page.get_by_role("button", name="Merge").click()
+    expect(page.get_by_text("The packages were merged")).to_be_visible()
+    expect(downloads).to_have_count(3, timeout=60_000)
+    with page.expect_download() as download:
+        downloads.first.click()
+    regional = tmp_path / "regional.zip"
+    download.value.save_as(regional)
+    assert download.value.suggested_filename == "msc-regional-tables.zip"
+    assert audit_package(regional.read_bytes()) == []
+    # A preview that cannot be protected in time says so and offers the package.
+    monkeypatch.setattr(cache, "_too_long_until", {})
+    monkeypatch.setitem(app.config, "RESEARCH_PREVIEW_SECONDS", 0)
+    page.goto("/research/tables/persons_registered?period=month")
+    expect(page.get_by_text("takes too long to protect while you wait")).to_be_visible()
+    check_accessibility(page, "research-preview-too-long")
+    monkeypatch.setitem(app.config, "RESEARCH_PREVIEW_SECONDS", 20)
+    page.goto("/research")
     page.get_by_role("link", name="Read the research report").click()
     expect(page.get_by_role("heading", name="Method")).to_be_visible()
+    expect(page.locator("svg.msc-chart").first).to_be_visible()
     check_accessibility(page, "research-report")
     response = page.goto("/cases/")
     assert response.status == 403
