@@ -299,7 +299,7 @@ def test_every_release_is_in_the_ledger_admins_see(app, client, login_as, make_u
 
 
 def test_hub_researcher_merges_on_the_page(
-    app, client, login_as, make_user, make_migrant, monkeypatch
+    app, client, login_as, make_user, make_migrant, monkeypatch, tmp_path
 ):
     from msc.research.models import ResearchRelease
     from msc.research.signing import instance_key, public_key_entry
@@ -331,6 +331,11 @@ def test_hub_researcher_merges_on_the_page(
     assert merged.status_code == 200 and merged.mimetype == "application/zip"
     assert "msc-regional-tables.zip" in merged.headers["Content-Disposition"]
     assert audit_package(merged.data) == []
+    from frictionless import Package
+
+    zipfile.ZipFile(io.BytesIO(merged.data)).extractall(tmp_path)
+    report = Package(str(tmp_path / "datapackage.json")).validate()
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])[:10]
     # The ledger knows what the regional release holds and which national packages it sums.
     release = db.session.scalar(sa.select(ResearchRelease).where(ResearchRelease.kind == "merge"))
     assert release.sha256 == hashlib.sha256(merged.data).hexdigest()
