@@ -213,8 +213,10 @@ _DEADLINE: ContextVar[float | None] = ContextVar("research_deadline", default=No
 def deadline(seconds: float):
     """Within the block, protection and audit stop with TooLong once `seconds` have passed:
     a preview must answer before the web server's timeout, and a package must not hold its
-    preparer for hours. Checked before each linear program and each round of suppression."""
-    token = _DEADLINE.set(time.monotonic() + seconds)
+    preparer for hours. Checked before each linear program and each round of suppression. A
+    deadline inside another never extends it (the report's tables share the report's time)."""
+    at, outer = time.monotonic() + seconds, _DEADLINE.get()
+    token = _DEADLINE.set(at if outer is None else min(at, outer))
     try:
         yield
     finally:

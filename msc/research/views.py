@@ -28,7 +28,7 @@ from msc.core.roles import Role
 from msc.research import jobs
 from msc.research.cache import rows_in_time
 from msc.research.catalogue import CATALOGUE, TABLES
-from msc.research.disclosure import TooLong
+from msc.research.disclosure import TooLong, deadline
 from msc.research.models import ResearchJob, record_release
 from msc.research.package import (
     Request,
@@ -196,15 +196,14 @@ REPORT_TABLES = [
 @roles_required(Role.RESEARCHER)
 def report():
     parsed = parse_request(tuple(REPORT_TABLES))
+    try:
+        # The report's tables share one page's time, as a preview has it for one table.
+        with deadline(current_app.config["RESEARCH_PREVIEW_SECONDS"]):
+            tables = [(TABLES[t], *rows_in_time(TABLES[t], parsed)) for t in REPORT_TABLES]
+    except TooLong:
+        return render_template("research/report.html", too_long=True, parsed=parsed)
     sections = []
-    computed = []
-    for table_id in REPORT_TABLES:
-        spec = TABLES[table_id]
-        try:
-            rows, computed_at = rows_in_time(spec, parsed)
-        except TooLong:
-            return render_template("research/report.html", too_long=True, parsed=parsed)
-        computed.append(computed_at)
+    for spec, rows, _computed_at in tables:
         first = spec.dimensions[0]
         chart = [
             (code_label(first.id, first.codelist, r[first.id]), r["OBS_VALUE"] or 0)
@@ -222,8 +221,9 @@ def report():
                 "suppressed": sum(1 for r in rows if r["CONF_STATUS"] != "F"),
             }
         )
+    computed_at = min(computed for _spec, _rows, computed in tables)
     return render_template(
-        "research/report.html", sections=sections, parsed=parsed, computed_at=min(computed)
+        "research/report.html", sections=sections, parsed=parsed, computed_at=computed_at
     )
 
 

@@ -424,3 +424,13 @@ def test_protection_and_its_audit_stop_at_the_deadline_set_for_them():
         audit_intervals(table, K)
     with deadline(600):
         assert audit_intervals(table, K) == []
+
+
+def test_a_deadline_inside_another_never_extends_it():
+    from msc.research.disclosure import TooLong, deadline
+
+    units = registrations(400)
+    with deadline(0), deadline(600), pytest.raises(TooLong):  # a report's table, out of time
+        protect(TABLES["persons_registered"], units, K, BASE)
+    with deadline(600), deadline(600):
+        protect(TABLES["persons_registered"], units, K, BASE)
