@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import undefer
@@ -29,6 +30,7 @@ from msc.research import jobs
 from msc.research.cache import rows_in_time
 from msc.research.catalogue import CATALOGUE, TABLES
 from msc.research.disclosure import TooLong, deadline
+from msc.research.merge import MergeRefused, merge_packages
 from msc.research.models import ResearchJob, record_release
 from msc.research.package import (
     Request,
@@ -37,6 +39,7 @@ from msc.research.package import (
     code_label,
     request_geography,
 )
+from msc.research.signing import instance_key
 
 bp = Blueprint("research", __name__, url_prefix="/research")
 GRANULARITIES = ("year", "quarter", "month")
@@ -107,8 +110,6 @@ def preview(table_id: str):
 @roles_required(Role.RESEARCHER)
 def ask_package():
     """Queue the package (CSRF is checked for every POST); it is prepared in the background."""
-    from flask_babel import gettext as _
-
     wanted = tuple(t for t in request.form.getlist("table") if t in TABLES) or all_tables()
     kind = request.form.get("format", "download")
     job = jobs.ask(
@@ -231,11 +232,6 @@ def report():
 @roles_required(Role.RESEARCHER)
 def merge():
     """The regional hub merges signed national packages, with no access to any national database."""
-    from flask_babel import gettext as _
-
-    from msc.research.merge import MergeRefused, merge_packages
-    from msc.research.signing import instance_key
-
     problems = []
     if request.method == "POST":
         form = MergeUploadForm()

@@ -282,12 +282,15 @@ def statuses() -> list[str]:
     return db.session.scalars(sa.select(ResearchJob.status).order_by(ResearchJob.id)).all()
 
 
-def test_a_worker_prepares_the_packages_the_web_queued(
-    app, client, runner, login_as, make_user, make_migrant, monkeypatch
-):
+@pytest.fixture
+def left_to_a_worker(app, login_as, make_user, make_migrant, monkeypatch):
+    """The web leaves packages to `flask msc research work`; a researcher is logged in."""
     monkeypatch.setitem(app.config, "RESEARCH_PACKAGES_PREPARED_BY", "worker")
     populate(make_user, make_migrant, 12)
-    login_as(Role.RESEARCHER)
+    return login_as(Role.RESEARCHER)
+
+
+def test_a_worker_prepares_the_packages_the_web_queued(client, runner, left_to_a_worker):
     ask(client, table="walk_ins")
     ask(client, table="persons_category", format="xlsx")
     ask(client, table="walk_ins", period="quarter", format="merge")  # a merge comes from the hub
@@ -313,14 +316,11 @@ def test_a_worker_prepares_the_packages_the_web_queued(
 
 
 def test_a_worker_told_to_stop_puts_its_package_back_in_the_queue(
-    app, client, runner, login_as, make_user, make_migrant, monkeypatch
+    client, runner, left_to_a_worker, monkeypatch
 ):
     import os
     import signal
 
-    monkeypatch.setitem(app.config, "RESEARCH_PACKAGES_PREPARED_BY", "worker")
-    populate(make_user, make_migrant, 12)
-    login_as(Role.RESEARCHER)
     ask(client, table="walk_ins")
     build_package = jobs.build_package
 
@@ -340,9 +340,7 @@ def test_a_worker_told_to_stop_puts_its_package_back_in_the_queue(
     assert statuses() == [ResearchJob.READY]
 
 
-def test_the_worker_runs_as_a_service_of_its_own(
-    app, database_url, client, login_as, make_user, make_migrant, monkeypatch, tmp_path
-):
+def test_the_worker_runs_as_a_service_of_its_own(database_url, client, left_to_a_worker):
     """`flask msc research work` in a process of its own, stopped with SIGTERM as systemd does."""
     import os
     import signal
@@ -350,9 +348,6 @@ def test_the_worker_runs_as_a_service_of_its_own(
     import sys
     from pathlib import Path
 
-    monkeypatch.setitem(app.config, "RESEARCH_PACKAGES_PREPARED_BY", "worker")
-    populate(make_user, make_migrant, 12)
-    login_as(Role.RESEARCHER)
     env = dict(
         os.environ,
         MSC_ENV="testing",
