@@ -74,15 +74,19 @@ def protected_rows(spec: TableSpec, request: Request) -> tuple[list[dict], datet
     cached = db.session.get(ResearchTableCache, cache_key(spec, request))
     if cached is not None and now - cached.computed_at < timedelta(seconds=seconds):
         return cached.rows, cached.computed_at
-    return refresh(spec, request), now
+    return refresh(spec, request, now)
 
 
-def refresh(spec: TableSpec, request: Request) -> list[dict]:
+def refresh(
+    spec: TableSpec, request: Request, now: datetime | None = None
+) -> tuple[list[dict], datetime]:
     """Count and protect the table now and keep it for the previews (`flask msc research
-    refresh`, run on a schedule, does this for every table so that no researcher waits)."""
+    refresh`, run on a schedule, does this for every table so that no researcher waits).
+    The page and the snapshot give the same time: when the count began."""
+    computed_at = now or utcnow()
     rows = table_rows(build_table(spec, request))
-    _store(cache_key(spec, request), utcnow(), rows)
-    return rows
+    _store(cache_key(spec, request), computed_at, rows)
+    return rows, computed_at
 
 
 def _store(key: str, computed_at: datetime, rows: list[dict]) -> None:

@@ -436,6 +436,30 @@ def test_previews_show_a_recent_snapshot_and_downloads_count_afresh(
     assert computed.count("persons_category") == 3
 
 
+def test_a_preview_and_its_snapshot_give_one_time_even_when_counting_crosses_a_minute(
+    app, client, login_as, make_user, make_migrant, monkeypatch
+):
+    import msc.research.cache as cache
+    from msc.research.models import ResearchTableCache
+
+    monkeypatch.setitem(app.config, "RESEARCH_CACHE_SECONDS", 900)
+    clock = iter(
+        datetime.datetime(2026, 11, 27, 10, 0, 0, tzinfo=datetime.UTC)
+        + datetime.timedelta(seconds=30 * step)
+        for step in range(100)
+    )  # every reading of the clock half a minute after the last: the count ends in another minute
+    monkeypatch.setattr(cache, "utcnow", lambda: next(clock))
+    for _ in range(12):
+        make_migrant(make_user(Role.COUNSELLOR), category="returnee")
+    login_as(Role.RESEARCHER)
+
+    first = client.get("/research/tables/persons_category").get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ResearchTableCache)) == 1
+    again = client.get("/research/tables/persons_category").get_data(as_text=True)
+    as_of = re.compile(r"Figures as of [^;]+;")
+    assert as_of.search(first).group() == as_of.search(again).group()
+
+
 def test_scheduled_refresh_computes_every_preview_ahead(
     app, data_app, runner, client, login_as, make_user, make_migrant, monkeypatch
 ):
