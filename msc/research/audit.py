@@ -38,6 +38,8 @@ def audit_package(data: bytes) -> list[str]:
         slack = float(method.get("rounding_slack", (base - 1) / 2))
         if "signature.json" in archive.namelist():
             problems += _check_signature(archive)
+        else:  # every package this software releases is signed
+            problems.append("signature.json: missing, the package is not signed")
         for path, digest in descriptor["msc"].get("other_files", {}).items():
             if digest != "sha256:" + hashlib.sha256(archive.read(path)).hexdigest():
                 problems.append(f"{path}: hash does not match")
@@ -58,7 +60,9 @@ def _check_signature(archive: zipfile.ZipFile) -> list[str]:
     from msc.research.signing import verify
 
     document = json.loads(archive.read("signature.json"))
-    own = {document.get("key_id", ""): document.get("public_key", "")}
+    if not isinstance(document, dict):
+        return ["signature.json: not a signature document"]
+    own = {str(document.get("key_id", "")): document.get("public_key", "")}
     if verify(archive.read("datapackage.json"), archive.read("signature.json"), own) is None:
         return ["signature.json: the signature does not match datapackage.json"]
     return []

@@ -91,11 +91,16 @@ def refresh(
 
 def _store(key: str, computed_at: datetime, rows: list[dict]) -> None:
     """Replace the cached rows in a transaction of its own, so that the view's session keeps no
-    write lock while it renders. Two workers computing the same table at once: one wins."""
+    write lock while it renders. Two workers computing the same table at once: one wins.
+    Snapshots past the cache period go too: each range of months a researcher previews is a
+    snapshot of its own, and nothing would ever read an old one again."""
     table = ResearchTableCache.__table__
+    expired = computed_at - timedelta(seconds=current_app.config["RESEARCH_CACHE_SECONDS"])
     try:
         with db.engine.begin() as connection:
-            connection.execute(sa.delete(table).where(table.c.key == key))
+            connection.execute(
+                sa.delete(table).where(sa.or_(table.c.key == key, table.c.computed_at < expired))
+            )
             connection.execute(sa.insert(table).values(key=key, computed_at=computed_at, rows=rows))
     except IntegrityError:
         pass

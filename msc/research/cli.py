@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import zipfile
 from datetime import date
 
 import click
@@ -16,7 +15,7 @@ from msc.research.audit import audit_package
 from msc.research.catalogue import GEOGRAPHIES, TABLES
 from msc.research.merge import MergeRefused, merge_packages, release_record
 from msc.research.models import record_release
-from msc.research.package import Request, all_tables, build_package, request_geography
+from msc.research.package import UNREADABLE, Request, all_tables, build_package, request_geography
 from msc.research.signing import instance_key, public_key_entry
 
 research_cli = AppGroup("research", help="Anonymised research tables.")
@@ -197,8 +196,8 @@ def audit(package):
         data = handle.read()
     try:
         problems = audit_package(data)
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as error:
-        raise click.ClickException(f"not a research package: {error}") from None
+    except UNREADABLE as error:
+        raise click.ClickException(f"not a research package: {error!r}") from None
     for problem in problems:
         click.echo(problem)
     if problems:

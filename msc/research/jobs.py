@@ -75,17 +75,29 @@ def ask_audit(user_id: int, merged: bytes) -> ResearchJob | None:
     )
 
 
+# Packages are prepared one at a time: one researcher's dozen requests would make everyone
+# else's wait past RESEARCH_PACKAGE_MINUTES, and be called interrupted.
+WAITING_PER_RESEARCHER = 3
+
+
+class Busy(Exception):
+    """The researcher already has WAITING_PER_RESEARCHER packages waiting or being prepared."""
+
+
 def _queue(job: ResearchJob) -> ResearchJob | None:
     tidy()
+    waiting = db.session.scalars(
+        sa.select(ResearchJob).where(
+            ResearchJob.user_id == job.user_id, ResearchJob.status.in_(PENDING)
+        )
+    ).all()
     if any(
         (other.kind, other.tables, other.parameters) == (job.kind, job.tables, job.parameters)
-        for other in db.session.scalars(
-            sa.select(ResearchJob).where(
-                ResearchJob.user_id == job.user_id, ResearchJob.status.in_(PENDING)
-            )
-        )
+        for other in waiting
     ):
         return None
+    if len(waiting) >= WAITING_PER_RESEARCHER:
+        raise Busy
     db.session.add(job)
     db.session.commit()
     prepared_by = current_app.config["RESEARCH_PACKAGES_PREPARED_BY"]
@@ -151,14 +163,16 @@ def prepare(job_id: int) -> bool:
 
 
 def _finish(job_id: int, status: str, **values) -> None:
-    job = db.session.get(ResearchJob, job_id)
-    if job is None:  # tidied away while it ran
-        return
-    job.status, job.finished_at = status, utcnow()
+    """Only a package still running is finished: one that `tidy` called interrupted meanwhile
+    (or erased) stays so, since its researcher was told to ask again."""
     if status == ResearchJob.FAILED:
-        job.data = None  # a merge that failed its audit is not kept either
-    for name, value in values.items():
-        setattr(job, name, value)
+        values["data"] = None  # a merge that failed its audit is not kept either
+    table = ResearchJob.__table__
+    db.session.execute(
+        table.update()
+        .where(table.c.id == job_id, table.c.status == ResearchJob.RUNNING)
+        .values(status=status, finished_at=utcnow(), **values)
+    )
     db.session.commit()
 
 

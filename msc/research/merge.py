@@ -15,11 +15,14 @@ import hashlib
 import io
 import json
 import zipfile
+from collections import defaultdict
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from msc.research.package import add_other_formats, csv_bytes, finish_package
+from msc.research.catalogue import OTHER
+from msc.research.disclosure import sort_code
+from msc.research.package import UNREADABLE, add_other_formats, csv_bytes, finish_package
 from msc.research.signing import public_key_entry, verify
 
 
@@ -53,10 +56,22 @@ MAX_UNPACKED_BYTES = 100 * 1024 * 1024
 def merge_packages(packages: list[bytes], trusted: dict[str, str], key, hub_id: str) -> bytes:
     if len(packages) < 2:
         raise MergeRefused(_("Give at least two national packages."))
-    opened = []
+    opened, signed_by = [], {}
     for number, data in enumerate(packages, start=1):
         archive, descriptor, signer = _open_signed(number, data, trusted)
+        if signer in signed_by:  # the same package twice, or two of one country: counted twice
+            raise MergeRefused(
+                _(
+                    "Packages %(first)d and %(second)d come from the same instance; a merge "
+                    "sums each country once.",
+                    first=signed_by[signer],
+                    second=number,
+                )
+            )
+        signed_by[signer] = number
         opened.append((archive, descriptor, signer, hashlib.sha256(data).hexdigest()))
+    # The same packages in any order make the same regional package, byte for byte.
+    opened.sort(key=lambda package: (str(package[1]["msc"].get("instance")), package[2]))
     first = opened[0][1]
     for _archive, descriptor, _signer, _digest in opened[1:]:
         for field, refusal in MUST_AGREE.items():
@@ -66,25 +81,19 @@ def merge_packages(packages: list[bytes], trusted: dict[str, str], key, hub_id: 
             raise MergeRefused(_("The packages round to different bases; a merge needs the same."))
         if [r["name"] for r in descriptor["resources"]] != [r["name"] for r in first["resources"]]:
             raise MergeRefused(_("The packages hold different tables; a merge needs the same."))
-    files, resources = {}, []
-    for resource in first["resources"]:
+    files, resources, codes = {}, [], {}
+    # The codebook last: it keeps only the codes the merged tables still use.
+    for resource in sorted(first["resources"], key=lambda r: r["name"] == "codebook"):
         name, path = resource["name"], resource["path"]
         tables = [_read_csv(archive.read(path)) for archive, *_rest in opened]
         if name == "codebook":
-            seen, rows = set(), []
-            for table in tables:
-                for row in table:
-                    key_ = (row["table"], row["dimension"], row["code"])
-                    if key_ not in seen:
-                        seen.add(key_)
-                        rows.append(row)
-            rows.sort(key=lambda r: (r["table"], r["dimension"], r["code"]))
-            files[path] = csv_bytes(rows, ["table", "dimension", "code", "label"])
+            files[path] = _merge_codebook(tables, codes)
         else:
             files[path], enums = _merge_table(resource, tables)
             for field in resource["schema"]["fields"]:
                 if field["name"] in enums:
                     field["constraints"]["enum"] = enums[field["name"]]
+            codes.update({(name, dimension): set(used) for dimension, used in enums.items()})
         resource = dict(resource, hash="sha256:" + hashlib.sha256(files[path]).hexdigest())
         resources.append(resource)
     descriptor = json.loads(json.dumps(first))
@@ -95,7 +104,8 @@ def merge_packages(packages: list[bytes], trusted: dict[str, str], key, hub_id: 
         float(d["msc"]["method"].get("rounding_slack", 2)) for _a, d, _s, _h in opened
     )
     method["merge"] = (
-        "sum of national cells; published only when every national cell was published, else D"
+        "sum of national cells; published only when every national cell was published, else D;"
+        " a code that a national package groups as other (_O) is grouped as other in all"
     )
     descriptor["msc"]["instance"] = hub_id
     descriptor["msc"]["components"] = [
@@ -120,18 +130,18 @@ def _open_signed(number: int, data: bytes, trusted: dict[str, str]):
             raise not_a_package
         descriptor_bytes = archive.read("datapackage.json")
         signer = verify(descriptor_bytes, archive.read("signature.json"), trusted)
-        descriptor = json.loads(descriptor_bytes)
-        if signer is None:
+        if signer is None:  # before anything in it is parsed
             raise MergeRefused(
                 _("Package %(number)d is not signed by a trusted instance key.", number=number)
             )
+        descriptor = json.loads(descriptor_bytes)
         for resource in descriptor["resources"]:
             digest = "sha256:" + hashlib.sha256(archive.read(resource["path"])).hexdigest()
             if digest != resource["hash"]:
                 raise MergeRefused(
                     _("Package %(number)d was changed after it was signed.", number=number)
                 )
-    except (zipfile.BadZipFile, KeyError, TypeError, json.JSONDecodeError, ValueError):
+    except UNREADABLE:
         raise not_a_package from None
     return archive, descriptor, signer
 
@@ -167,25 +177,55 @@ def _merge_table(resource: dict, tables: list[list[dict]]) -> tuple[bytes, dict]
         for f in resource["schema"]["fields"]
         if f["name"] not in {"OBS_VALUE", "CONF_STATUS", "FLAG"}
     ]
-    keys = set()
-    indexed = []
+    grouped = _grouped_as_other(dimensions, tables)
+    parts: dict[tuple, list[dict]] = defaultdict(list)  # a regional cell's national cells
     for table in tables:
-        by_key = {tuple(row[d] for d in dimensions): row for row in table}
-        indexed.append(by_key)
-        keys.update(by_key)
-    from msc.research.disclosure import sort_code
-
+        for row in table:
+            key = tuple(OTHER if row[d] in grouped[j] else row[d] for j, d in enumerate(dimensions))
+            parts[key].append(row)
     rows = []
-    for key in sorted(keys, key=lambda k: tuple(sort_code(c) for c in k)):
-        parts = [by_key.get(key) for by_key in indexed]
-        published = all(p is None or p["CONF_STATUS"] == "F" for p in parts)
-        value = sum(int(p["OBS_VALUE"]) for p in parts if p is not None) if published else None
+    for key in sorted(parts, key=lambda k: tuple(sort_code(c) for c in k)):
+        published = all(p["CONF_STATUS"] == "F" for p in parts[key])
         row = dict(zip(dimensions, key, strict=True))
         row.update(
-            OBS_VALUE=value,
+            OBS_VALUE=sum(int(p["OBS_VALUE"]) for p in parts[key]) if published else None,
             CONF_STATUS="F" if published else "D",
-            FLAG="G" if any(p and p["FLAG"] == "G" for p in parts) else "",
+            FLAG="G" if any(p["FLAG"] == "G" for p in parts[key]) else "",
         )
         rows.append(row)
-    enums = {d: sorted({k[j] for k in keys}, key=sort_code) for j, d in enumerate(dimensions)}
+    enums = {d: sorted({k[j] for k in parts}, key=sort_code) for j, d in enumerate(dimensions)}
     return csv_bytes(rows, [*dimensions, "OBS_VALUE", "CONF_STATUS", "FLAG"]), enums
+
+
+def _grouped_as_other(dimensions: list[str], tables: list[list[dict]]) -> list[set[str]]:
+    """For each dimension, the codes to group as other (_O) in the regional table. A package
+    that groups rare codes as other (destinations named by fewer than k persons) hides which
+    ones it holds there; a code it does not name may have up to k-1 persons inside its _O. Summed
+    as a zero, that code's regional count would be short. A code missing from a package that
+    has no _O is a true zero."""
+    grouped = []
+    for dimension in dimensions:
+        named = [{row[dimension] for row in table} for table in tables]
+        everywhere = set.intersection(*named)
+        grouped.append(
+            {
+                code
+                for codes in named
+                for code in codes - everywhere
+                if any(OTHER in other and code not in other for other in named)
+            }
+        )
+    return grouped
+
+
+def _merge_codebook(tables: list[list[dict]], codes: dict[tuple, set]) -> bytes:
+    """One label per code the merged tables use (the first package's, in the merge's order)."""
+    seen, rows = set(), []
+    for table in tables:
+        for row in table:
+            key = (row["table"], row["dimension"], row["code"])
+            if key not in seen and row["code"] in codes.get(key[:2], ()):
+                seen.add(key)
+                rows.append(row)
+    rows.sort(key=lambda r: (r["table"], r["dimension"], r["code"]))
+    return csv_bytes(rows, ["table", "dimension", "code", "label"])

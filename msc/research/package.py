@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -354,6 +355,20 @@ def add_other_formats(files: dict[str, bytes], descriptor: dict, table_ids) -> N
     descriptor["msc"]["other_files"] = {
         path: "sha256:" + hashlib.sha256(data).hexdigest() for path, data in sorted(extra.items())
     }
+
+
+# What reading a zip or JSON that is not one of our packages raises: a corrupt or truncated
+# zip, an encrypted entry, an unknown compression method (RuntimeError and its subclass
+# NotImplementedError), JSON nested too deep (RecursionError), a missing file or field.
+UNREADABLE = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    RuntimeError,
+    KeyError,
+    TypeError,
+    ValueError,
+)
 
 
 def finish_package(files: dict[str, bytes], descriptor: dict, key) -> bytes:

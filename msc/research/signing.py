@@ -57,10 +57,18 @@ def signature_document(descriptor_bytes: bytes, key: Ed25519PrivateKey) -> bytes
 
 
 def verify(descriptor_bytes: bytes, signature_bytes: bytes, trusted: dict[str, str]) -> str | None:
-    """The signer's key id when the signature is valid and by a trusted key; otherwise None."""
-    document = json.loads(signature_bytes)
-    trusted_key = trusted.get(document.get("key_id", ""))
-    if trusted_key is None or trusted_key != document.get("public_key"):
+    """The signer's key id when the signature is valid and by a trusted key; otherwise None
+    (also when the signature file is not the document `signature_document` writes)."""
+    try:
+        document = json.loads(signature_bytes)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or not all(
+        isinstance(document.get(field), str) for field in ("key_id", "public_key", "signature")
+    ):
+        return None
+    trusted_key = trusted.get(document["key_id"])
+    if trusted_key is None or trusted_key != document["public_key"]:
         return None
     public = Ed25519PublicKey.from_public_bytes(base64.b64decode(trusted_key))
     try:

@@ -110,14 +110,30 @@ def preview(table_id: str):
 @roles_required(Role.RESEARCHER)
 def ask_package():
     """Queue the package (CSRF is checked for every POST); it is prepared in the background."""
-    wanted = tuple(t for t in request.form.getlist("table") if t in TABLES) or all_tables()
+    asked = request.form.getlist("table")
+    if any(t not in TABLES for t in asked):  # not "every table", the costliest package there is
+        flash(_("There is no such table in the catalogue."), "danger")
+        return redirect(url_for("home.researcher"))
     kind = request.form.get("format", "download")
-    job = jobs.ask(
-        current_user.id, parse_request(wanted), kind if kind in jobs.NATIONAL else "download"
-    )
+    try:
+        job = jobs.ask(
+            current_user.id,
+            parse_request(tuple(asked) or all_tables()),
+            kind if kind in jobs.NATIONAL else "download",
+        )
+    except jobs.Busy:
+        flash(_busy(), "warning")
+        return redirect(url_for("research.packages"))
     if job is None:
         flash(_("The same package is already being prepared for you."), "info")
     return redirect(url_for("research.packages"))
+
+
+def _busy() -> str:
+    return _(
+        "You have %(count)d packages waiting or being prepared; ask for more once one is ready.",
+        count=jobs.WAITING_PER_RESEARCHER,
+    )
 
 
 @bp.get("/packages")
@@ -166,6 +182,7 @@ def package_file(job_id: int):
             ResearchJob.id == job_id,
             ResearchJob.user_id == current_user.id,
             ResearchJob.status == ResearchJob.READY,
+            ResearchJob.requested_at >= jobs.kept_since(),  # kept 7 days, even if not yet tidied
         )
     )
     if job is None:
@@ -246,7 +263,12 @@ def merge():
         except MergeRefused as refused:
             problems = [str(refused)]
         else:  # its audit takes as long as a national one: it is done in the background
-            if jobs.ask_audit(current_user.id, data) is None:
+            try:
+                job = jobs.ask_audit(current_user.id, data)
+            except jobs.Busy:
+                flash(_busy(), "warning")
+                return redirect(url_for("research.packages"))
+            if job is None:
                 flash(_("The same merge is already being audited for you."), "info")
             else:
                 flash(

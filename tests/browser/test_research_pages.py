@@ -12,6 +12,7 @@ from msc.core.roles import Role
 from msc.research import cache
 from msc.research.audit import audit_package
 from msc.research.formats import read_xlsx
+from msc.research.package import Request, all_tables, build_package
 from msc.research.signing import instance_key, public_key_entry
 from tests.browser.test_login_and_homes import log_in
 from tests.integration.test_research import populate
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_researcher_day(
-    app, page, make_user, make_migrant, check_accessibility, tmp_path, monkeypatch
+    app, page, make_user, make_migrant, check_accessibility, tmp_path, monkeypatch, sign_as
 ):
     case_numbers = populate(make_user, make_migrant, 30)
     researcher = make_user(Role.RESEARCHER)
@@ -68,13 +69,20 @@ def test_researcher_day(
     workbook = tmp_path / "tables.xlsx"
     download.value.save_as(workbook)
     assert "persons_registered" in read_xlsx(workbook.read_bytes())
-    # A regional hub merges national packages (here this instance's own, twice): checked at
-    # once, audited in the background, offered on the same page.
-    key_id, public = public_key_entry(instance_key())
-    monkeypatch.setitem(app.config, "RESEARCH_TRUSTED_KEYS", json.dumps({key_id: public}))
+    # A regional hub merges national packages (here this instance's and the same counts signed
+    # as another's): checked at once, audited in the background, offered on the same page.
+    trusted = dict([public_key_entry(instance_key())])
+    trusted.update([sign_as("msc-al")])
+    descriptor = json.loads(zipfile.ZipFile(package).read("datapackage.json"))
+    with app.test_request_context():
+        other, _descriptor = build_package(
+            Request(all_tables(), None, None, descriptor["msc"]["period"]["granularity"])
+        )
+    (tmp_path / "al.zip").write_bytes(other)
+    monkeypatch.setitem(app.config, "RESEARCH_TRUSTED_KEYS", json.dumps(trusted))
     page.goto("/research/merge")
     check_accessibility(page, "research-merge")
-    page.get_by_label("National packages (zip)").set_input_files([package, package])
+    page.get_by_label("National packages (zip)").set_input_files([package, tmp_path / "al.zip"])
     page.get_by_role("button", name="Merge").click()
     expect(page.get_by_text("The packages were merged")).to_be_visible()
     expect(downloads).to_have_count(3, timeout=60_000)

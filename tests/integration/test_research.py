@@ -1,3 +1,4 @@
+import csv
 import datetime
 import hashlib
 import io
@@ -221,7 +222,8 @@ def test_regional_merge_of_signed_national_packages(
     assert audit_package(out.read_bytes()) == []
     regional = zipfile.ZipFile(out)
     descriptor = json.loads(regional.read("datapackage.json"))
-    assert [c["instance"] for c in descriptor["msc"]["components"]] == ["msc-rs", "msc-al"]
+    # In the order of their instance ids, whatever the order given: the same bytes either way.
+    assert [c["instance"] for c in descriptor["msc"]["components"]] == ["msc-al", "msc-rs"]
     national = {
         line.split(",")[3]
         for line in zipfile.ZipFile(paths[0])
@@ -299,33 +301,27 @@ def test_every_release_is_in_the_ledger_admins_see(app, client, login_as, make_u
 
 
 def test_hub_researcher_merges_on_the_page(
-    app, client, login_as, make_user, make_migrant, monkeypatch, tmp_path
+    app, client, login_as, make_user, make_migrant, monkeypatch, tmp_path, sign_as
 ):
     from msc.research.models import ResearchRelease
-    from msc.research.signing import instance_key, public_key_entry
 
     populate(make_user, make_migrant, 15)
     researcher = login_as(Role.RESEARCHER)
-    national = client.research_package("table=persons_category").data
-    with app.app_context():
-        key_id, public = public_key_entry(instance_key())
-    page = client.post_form(
-        "/research/merge",
-        {"packages": [(io.BytesIO(national), "a.zip"), (io.BytesIO(national), "b.zip")]},
-        content_type="multipart/form-data",
-    )
+    trusted = dict([sign_as("msc-rs")])
+    serbia = client.research_package("table=persons_category").data
+    trusted.update([sign_as("msc-al")])
+    albania = client.research_package("table=persons_category").data
+    sign_as("msc-hub")
+    uploads = {"packages": [(io.BytesIO(serbia), "rs.zip"), (io.BytesIO(albania), "al.zip")]}
+    page = client.post_form("/research/merge", uploads, content_type="multipart/form-data")
     assert page.status_code == 400 and "not signed by a trusted" in page.get_data(as_text=True)
-    monkeypatch.setitem(app.config, "RESEARCH_TRUSTED_KEYS", json.dumps({key_id: public}))
-    asked = client.post_form(
-        "/research/merge",
-        {"packages": [(io.BytesIO(national), "a.zip"), (io.BytesIO(national), "b.zip")]},
-        content_type="multipart/form-data",
-    )
+    monkeypatch.setitem(app.config, "RESEARCH_TRUSTED_KEYS", json.dumps(trusted))
+    uploads = {"packages": [(io.BytesIO(serbia), "rs.zip"), (io.BytesIO(albania), "al.zip")]}
+    asked = client.post_form("/research/merge", uploads, content_type="multipart/form-data")
     # It is audited like a national package (here at once), then offered on the page of packages.
     assert asked.status_code == 302 and asked.headers["Location"] == "/research/packages"
     page = client.get("/research/packages").get_data(as_text=True)
-    instance = app.config["RESEARCH_INSTANCE_ID"]
-    assert "regional merge" in page and f"Of: {instance}, {instance}" in page
+    assert "regional merge" in page and "Of: msc-al, msc-rs" in page
     link = re.search(r'href="(/research/packages/\d+/file)"', page).group(1)
     merged = client.get(link)
     assert merged.status_code == 200 and merged.mimetype == "application/zip"
@@ -340,10 +336,10 @@ def test_hub_researcher_merges_on_the_page(
     release = db.session.scalar(sa.select(ResearchRelease).where(ResearchRelease.kind == "merge"))
     assert release.sha256 == hashlib.sha256(merged.data).hexdigest()
     assert release.tables == ["persons_category"] and release.user_id == researcher.id
-    assert (
-        release.parameters["components"]
-        == [{"instance": instance, "sha256": hashlib.sha256(national).hexdigest()}] * 2
-    )
+    assert release.parameters["components"] == [
+        {"instance": "msc-al", "sha256": hashlib.sha256(albania).hexdigest()},
+        {"instance": "msc-rs", "sha256": hashlib.sha256(serbia).hexdigest()},
+    ]
     # A refusal is told in the researcher's language.
     from msc.auth.models import User
 
@@ -351,7 +347,7 @@ def test_hub_researcher_merges_on_the_page(
     db.session.commit()
     alone = client.post_form(
         "/research/merge",
-        {"packages": [(io.BytesIO(national), "a.zip")]},
+        {"packages": [(io.BytesIO(serbia), "a.zip")]},
         content_type="multipart/form-data",
     )
     assert alone.status_code == 400
@@ -562,17 +558,17 @@ def test_cli_exports_by_region(runner, make_user, make_migrant, make_centre, mak
 
 
 def test_merge_refuses_packages_of_other_periods_or_areas(
-    app, client, login_as, make_user, make_migrant, monkeypatch
+    app, client, login_as, make_user, make_migrant, monkeypatch, sign_as
 ):
     from msc.research.merge import MergeRefused, merge_packages
-    from msc.research.signing import instance_key, public_key_entry
+    from msc.research.signing import instance_key
 
     populate(make_user, make_migrant, 12)
     login_as(Role.RESEARCHER)
     base = "table=persons_registered"
+    trusted = dict([sign_as("msc-rs")])
     by_year = client.research_package(base).data
-    key_id, public = public_key_entry(instance_key())
-    trusted = {key_id: public}
+    trusted.update([sign_as("msc-al")])
     for other, refusal in (
         (
             client.research_package(f"{base}&period=quarter").data,
@@ -586,7 +582,9 @@ def test_merge_refuses_packages_of_other_periods_or_areas(
     ):
         with pytest.raises(MergeRefused, match=refusal):
             merge_packages([by_year, other], trusted, instance_key(), "msc-hub")
-    merged = merge_packages([by_year, by_year], trusted, instance_key(), "msc-hub")
+    merged = merge_packages(
+        [by_year, client.research_package(base).data], trusted, instance_key(), "msc-hub"
+    )
     assert audit_package(merged) == []
     # A package of the first specification, whose REF_AREA had no regions, is not merged.
     monkeypatch.setattr("msc.research.package.SPEC_VERSION", "msc-research-1")
@@ -621,3 +619,163 @@ def test_merge_refuses_a_package_changed_after_signing_or_too_large_to_unpack(
     monkeypatch.setattr(merge, "MAX_UNPACKED_BYTES", len(national))
     with pytest.raises(MergeRefused, match="Package 1 is not a signed research package"):
         merge_packages([national, national], trusted, instance_key(), "msc-hub")
+
+
+def test_previews_leave_no_expired_snapshots_behind(app, client, login_as, monkeypatch):
+    from msc.research.models import ResearchTableCache
+
+    monkeypatch.setitem(app.config, "RESEARCH_CACHE_SECONDS", 900)
+    login_as(Role.RESEARCHER)
+    for month in ("01", "02", "03"):  # each range of months is a snapshot of its own
+        client.get(f"/research/tables/persons_category?from=2025-{month}")
+    keys = sa.select(ResearchTableCache.key)
+    assert len(db.session.scalars(keys).all()) == 3
+    db.session.execute(
+        sa.update(ResearchTableCache).values(
+            computed_at=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+        )
+    )
+    db.session.commit()
+    client.get("/research/tables/persons_category?from=2025-04")
+    assert len(db.session.scalars(keys).all()) == 1
+
+
+def rezipped(package: bytes, replace: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(package)) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            target.writestr(info, replace.get(info.filename, source.read(info)))
+    return out.getvalue()
+
+
+def with_every_entry(package: bytes, offset: int, change) -> bytes:
+    """The package with a byte of every central directory header changed."""
+    data, at = bytearray(package), 0
+    while (at := data.find(b"PK\x01\x02", at)) >= 0:
+        data[at + offset] = change(data[at + offset])
+        at += 4
+    return bytes(data)
+
+
+def corrupt_deflate(package: bytes) -> bytes:
+    data = bytearray(package)
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        info = archive.getinfo("datapackage.json")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    for at in range(start + 5, start + 40):
+        data[at] ^= 0xFF
+    return bytes(data)
+
+
+MALFORMED = {
+    "signature a list": lambda p: rezipped(p, {"signature.json": b"[]"}),
+    "signature a string": lambda p: rezipped(p, {"signature.json": b'"x"'}),
+    "signature not JSON": lambda p: rezipped(p, {"signature.json": b"{"}),
+    "descriptor nested too deep": lambda p: rezipped(p, {"datapackage.json": b"[" * 200_000}),
+    "compressed data corrupt": corrupt_deflate,
+    "entries marked encrypted": lambda p: with_every_entry(p, 8, lambda b: b | 1),
+    "unknown compression method": lambda p: with_every_entry(p, 10, lambda b: 6),
+    "not a zip": lambda p: b"PK\x03\x04 not a zip at all",
+}
+
+
+@pytest.fixture
+def national_package(app, client, login_as, make_user, make_migrant, monkeypatch, sign_as):
+    """A package of this instance, trusted by the hub."""
+    populate(make_user, make_migrant, 12)
+    login_as(Role.RESEARCHER)
+    trusted = dict([sign_as("msc-rs")])
+    package = client.research_package("table=walk_ins").data
+    monkeypatch.setitem(app.config, "RESEARCH_TRUSTED_KEYS", json.dumps(trusted))
+    return package
+
+
+def merge_on_the_page(client, *packages: bytes):
+    uploads = [(io.BytesIO(package), f"{n}.zip") for n, package in enumerate(packages)]
+    return client.post_form(
+        "/research/merge", {"packages": uploads}, content_type="multipart/form-data"
+    )
+
+
+@pytest.mark.parametrize("malformation", MALFORMED)
+def test_the_merge_refuses_what_is_not_a_package_with_a_message(
+    client, runner, tmp_path, national_package, malformation
+):
+    bad = MALFORMED[malformation](national_package)
+    page = merge_on_the_page(client, bad, national_package)
+    assert page.status_code == 400
+    text = page.get_data(as_text=True)
+    assert "Package 1 is not" in text and "The packages were not merged." in text
+    (tmp_path / "bad.zip").write_bytes(bad)
+    audited = runner.invoke(args=["msc", "research", "audit", str(tmp_path / "bad.zip")])
+    assert audited.exit_code == 1 and "Traceback" not in audited.output
+    assert "not a research package" in audited.output or "signature.json" in audited.output
+
+
+def test_the_merge_sums_each_country_once(client, national_package):
+    page = merge_on_the_page(client, national_package, national_package)
+    assert page.status_code == 400
+    assert "Packages 1 and 2 come from the same instance" in page.get_data(as_text=True)
+
+
+def test_an_unsigned_package_fails_its_audit(national_package):
+    unsigned = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(national_package)) as source,
+        zipfile.ZipFile(unsigned, "w") as target,
+    ):
+        for info in source.infolist():
+            if info.filename != "signature.json":
+                target.writestr(info, source.read(info))
+    assert audit_package(unsigned.getvalue()) == [
+        "signature.json: missing, the package is not signed"
+    ]
+
+
+def test_a_destination_rare_in_one_country_is_other_in_the_region(
+    client, login_as, make_user, make_migrant, sign_as
+):
+    from msc.migrants.models import MigrantCode
+    from msc.research.merge import merge_packages
+    from msc.research.signing import instance_key
+
+    counsellor = make_user(Role.COUNSELLOR)
+    ids = [
+        make_migrant(counsellor, destinations=("DE", "FR"), sex="F", birth_year=1990).id
+        for _ in range(20)
+    ]
+    login_as(Role.RESEARCHER)
+    trusted = dict([sign_as("msc-rs")])
+    serbia = client.research_package("table=persons_destination").data
+    # In Albania only 3 of the 20 name France: rare there, so inside Albania's "other".
+    db.session.execute(
+        sa.delete(MigrantCode).where(
+            MigrantCode.kind == "destination",
+            MigrantCode.code == "FR",
+            MigrantCode.migrant_id.in_(ids[3:]),
+        )
+    )
+    db.session.commit()
+    trusted.update([sign_as("msc-al")])
+    albania = client.research_package("table=persons_destination").data
+    merged = merge_packages([serbia, albania], trusted, instance_key(), "msc-hub")
+    assert merged == merge_packages([albania, serbia], trusted, instance_key(), "msc-hub")
+    assert audit_package(merged) == []
+
+    def totals(package: bytes) -> dict[str, str]:
+        text = zipfile.ZipFile(io.BytesIO(package)).read("data/persons_destination.csv").decode()
+        rows = csv.DictReader(io.StringIO(text))
+        return {
+            r["DESTINATION"]: r["OBS_VALUE"] or r["CONF_STATUS"]
+            for r in rows
+            if r["SEX"] == r["AGE"] == "_T"
+        }
+
+    assert totals(serbia) == {"DE": "20", "FR": "20", "_T": "20"}
+    assert totals(albania) == {"DE": "20", "_O": "A", "_T": "20"}
+    # France is not summed as 20 + 0: the region's France holds 20 to 23 persons. It is "other"
+    # in the region too, and unpublished, since Albania's part of it is.
+    assert totals(merged) == {"DE": "40", "_O": "D", "_T": "40"}
+    codebook = zipfile.ZipFile(io.BytesIO(merged)).read("codebook.csv").decode()
+    assert "persons_destination,DESTINATION,FR," not in codebook
+    assert "persons_destination,DESTINATION,_O," in codebook

@@ -16,9 +16,9 @@ from tests.fixtures.factories import log_in
 from tests.integration.test_research import populate
 
 
-def ask(client, **form):
+def ask(client, follow_redirects=False, **form):
     form.setdefault("csrf_token", client.csrf_token("/research/packages"))
-    return client.post("/research/packages", data=form)
+    return client.post("/research/packages", data=form, follow_redirects=follow_redirects)
 
 
 def file_links(client) -> list[str]:
@@ -173,6 +173,8 @@ def test_old_packages_are_forgotten_and_unfinished_ones_called_interrupted(
     db.session.commit()
     page = client.get("/research/packages").get_data(as_text=True)
     assert page.count("was interrupted") == 2 and len(file_links(client)) == 1  # not the old one
+    oldest = db.session.scalar(sa.select(sa.func.min(ResearchJob.id)))
+    assert client.get(f"/research/packages/{oldest}/file").status_code == 404  # though not tidied
     assert 'id="auto-refresh"' in page  # two are still being prepared or waiting
     ask(client, table="persons_category")  # asking for a package tidies the table
     db.session.expire_all()
@@ -236,25 +238,25 @@ def test_months_out_of_range_are_ignored_not_a_500(client, login_as, make_user, 
 
 
 def test_a_merge_is_offered_only_once_it_has_passed_its_audit(
-    app, client, login_as, make_user, make_migrant, monkeypatch
+    app, client, login_as, make_user, make_migrant, monkeypatch, sign_as
 ):
     import io
     import json
 
-    from msc.research.signing import instance_key, public_key_entry
-
     populate(make_user, make_migrant, 12)
     login_as(Role.RESEARCHER)
-    national = client.research_package("table=walk_ins").data
-    key_id, public = public_key_entry(instance_key())
-    monkeypatch.setitem(app.config, "RESEARCH_TRUSTED_KEYS", json.dumps({key_id: public}))
+    trusted = dict([sign_as("msc-rs")])
+    serbia = client.research_package("table=walk_ins").data
+    trusted.update([sign_as("msc-al")])
+    albania = client.research_package("table=walk_ins").data
+    monkeypatch.setitem(app.config, "RESEARCH_TRUSTED_KEYS", json.dumps(trusted))
     monkeypatch.setitem(app.config, "RESEARCH_PACKAGES_PREPARED_BY", "thread")
     monkeypatch.setattr(jobs, "audit_package", lambda data: ["a regional cell can be narrowed"])
 
     def merge():
         return client.post_form(
             "/research/merge",
-            {"packages": [(io.BytesIO(national), "a.zip"), (io.BytesIO(national), "b.zip")]},
+            {"packages": [(io.BytesIO(serbia), "rs.zip"), (io.BytesIO(albania), "al.zip")]},
             content_type="multipart/form-data",
             follow_redirects=True,
         ).get_data(as_text=True)
@@ -313,6 +315,56 @@ def test_a_worker_prepares_the_packages_the_web_queued(client, runner, left_to_a
     newest, oldest = file_links(client)
     assert audit_package(client.get(oldest).data) == []
     assert client.get(newest).mimetype.endswith("spreadsheetml.sheet")
+
+
+def test_a_researcher_has_three_packages_waiting_at_most(client, left_to_a_worker):
+    for table in ("walk_ins", "persons_category", "referrals_by_outcome"):
+        assert ask(client, table=table).status_code == 302
+    refused = ask(client, table="persons_education", follow_redirects=True)
+    assert "You have 3 packages waiting or being prepared" in refused.get_data(as_text=True)
+    again = ask(client, table="walk_ins", follow_redirects=True)  # the same: said so, not refused
+    assert "already being prepared for you" in again.get_data(as_text=True)
+    assert statuses() == [ResearchJob.QUEUED] * 3
+    # One prepared, one more may wait.
+    db.session.execute(
+        sa.update(ResearchJob)
+        .where(ResearchJob.id == db.session.scalar(sa.select(sa.func.min(ResearchJob.id))))
+        .values(status=ResearchJob.READY, data=b"ready", size=5)
+    )
+    db.session.commit()
+    assert ask(client, table="persons_education").status_code == 302
+    assert statuses().count(ResearchJob.QUEUED) == 3
+
+
+def test_an_unknown_table_is_refused_not_taken_for_every_table(client, left_to_a_worker):
+    refused = ask(client, table=["walk_ins", "no_such_table"], follow_redirects=True)
+    assert "There is no such table in the catalogue." in refused.get_data(as_text=True)
+    assert statuses() == []
+
+
+def test_a_package_called_interrupted_stays_so_when_its_late_preparer_finishes(
+    client, left_to_a_worker, monkeypatch
+):
+    from msc.research import package
+
+    real_build = package.build_package
+
+    def overrun(request):  # counting has no deadline: the preparer may outlive its time
+        db.session.execute(
+            sa.update(ResearchJob).values(started_at=utcnow() - timedelta(minutes=66))
+        )
+        db.session.commit()
+        jobs.tidy()
+        return real_build(request)
+
+    monkeypatch.setattr(jobs, "build_package", overrun)
+    ask(client, table="walk_ins")
+    job_id = db.session.scalar(sa.select(ResearchJob.id))
+    assert jobs.prepare(job_id)
+    db.session.expire_all()
+    job = db.session.get(ResearchJob, job_id)
+    assert (job.status, job.failure, job.data) == (ResearchJob.FAILED, "interrupted", None)
+    assert file_links(client) == []
 
 
 def test_a_worker_told_to_stop_puts_its_package_back_in_the_queue(
