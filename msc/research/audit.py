@@ -24,6 +24,7 @@ from msc.research.disclosure import (
     ProtectedTable,
     audit_intervals,
     equations_of,
+    protection_level,
     round_to_base,
     sort_code,
 )
@@ -35,7 +36,12 @@ def audit_package(data: bytes) -> list[str]:
         descriptor = json.loads(archive.read("datapackage.json"))
         method = descriptor["msc"]["method"]
         k, base = int(method["threshold_k"]), int(method["rounding_base"])
-        slack = float(method.get("rounding_slack", (base - 1) / 2))
+        # Each national count is rounded to the nearest multiple of the base, at most base // 2
+        # away; a regional count sums one per component. Derived, not read: a package that
+        # stated a wider slack would pass any interval check.
+        components = len(descriptor["msc"].get("components") or ()) or 1
+        slack = components * (base // 2)
+        regional = "components" in descriptor["msc"]
         if "signature.json" in archive.namelist():
             problems += _check_signature(archive)
         else:  # every package this software releases is signed
@@ -51,7 +57,7 @@ def audit_package(data: bytes) -> list[str]:
                 problems.append(f"{resource['path']}: hash does not match")
             if resource["name"] == "codebook":
                 continue
-            problems += _audit_table(resource["name"], raw, k, base, slack)
+            problems += _audit_table(resource["name"], raw, k, base, slack, regional)
     return problems
 
 
@@ -69,7 +75,12 @@ def _check_signature(archive: zipfile.ZipFile) -> list[str]:
 
 
 def _audit_table(
-    table_id: str, raw: bytes, k: int, base: int, slack: float | None = None
+    table_id: str,
+    raw: bytes,
+    k: int,
+    base: int,
+    slack: float | None = None,
+    regional: bool = False,
 ) -> list[str]:
     spec = TABLES.get(table_id)
     if spec is None:
@@ -100,30 +111,32 @@ def _audit_table(
         codes = {key[j] for key in cells if key[j] != "_T"}
         categories.append(sorted(codes, key=sort_code))
     table = ProtectedTable(
-        spec, categories, cells, equations_of(spec.dimensions, categories), k, base
+        spec,
+        categories,
+        cells,
+        equations_of(spec.dimensions, categories),
+        k,
+        base,
+        _national_release(spec, cells),
+        regional=regional,
     )
     missing = [key for equation in table.equations for key in equation if key not in cells]
     if missing:
         return problems + [f"{table_id}: {len(missing)} cells of the table's equations are missing"]
-    if slack is None:  # conventional rounding: the true count is within ±2 of a value for base 5
-        slack = (base - 1) / 2
-    for key in audit_intervals(table, k, published, slack):
-        problems.append(f"{table_id}: suppressed cell {key} can be narrowed below {k}")
-    # Complementary cells: not determined exactly.
-    secondary_as_primary = ProtectedTable(
-        spec,
-        categories,
-        {
-            key: Cell(
-                key, c.units, status=PRIMARY if c.status == SECONDARY else c.status, value=c.value
-            )
-            for key, c in cells.items()
-        },
-        table.equations,
-        k,
-        base,
-    )
-    for key in audit_intervals(secondary_as_primary, 1e-6, published, slack):
-        if cells[key].status == SECONDARY:
-            problems.append(f"{table_id}: complementary cell {key} can be computed exactly")
+    if slack is None:  # a national package: each count within base // 2 of the true one
+        slack = base // 2
+    level = protection_level(k)
+    for key in audit_intervals(table, level, published, slack):
+        problems.append(f"{table_id}: suppressed cell {key} can be narrowed below {level}")
+    for key in audit_intervals(table, level, published, slack, secondary=True):
+        problems.append(f"{table_id}: complementary cell {key} can be computed exactly")
     return problems
+
+
+def _national_release(spec, cells: dict) -> frozenset:
+    """In a table by region, the cells by country: the national release it is linked to, out
+    already (`package.protect_by_area`); none in a table by country."""
+    j = next((n for n, d in enumerate(spec.dimensions) if d.nested), None)
+    if j is None or not any("-" in key[j] for key in cells):
+        return frozenset()
+    return frozenset(key for key in cells if "-" not in key[j])

@@ -114,6 +114,9 @@ class TableSpec:
     # The levels of REF_AREA the table offers, the default first; where there is more than one,
     # `rows` and `counts` take `geography=`.
     geographies: tuple[str, ...] = ("country",)
+    # Each unit is a person of its own (distinct persons; anonymous walk-ins): a cell's count is
+    # its persons, so a primary cell is known to hold 1 to k-1 (disclosure.known_range).
+    units_are_persons: bool = False
 
     def geography_for(self, requested: str) -> str:
         """The level this table is counted by: the one asked for where it offers it."""
@@ -875,6 +878,7 @@ CATALOGUE = [
         persons_registered,
         persons_registered_counts,
         GEOGRAPHIES,
+        units_are_persons=True,
     ),
     TableSpec(
         "persons_education",
@@ -888,6 +892,7 @@ CATALOGUE = [
         ),
         persons_education,
         persons_education_counts,
+        units_are_persons=True,
     ),
     TableSpec(
         "persons_destination",
@@ -897,6 +902,7 @@ CATALOGUE = [
         (Dimension("DESTINATION", None, additive=False), SEX, AGE),
         persons_destination,
         persons_destination_counts,
+        units_are_persons=True,
     ),
     TableSpec(
         "persons_category",
@@ -910,6 +916,7 @@ CATALOGUE = [
         ),
         persons_category,
         persons_category_counts,
+        units_are_persons=True,
     ),
     TableSpec(
         "occupation_sought",
@@ -919,6 +926,7 @@ CATALOGUE = [
         (Dimension("OCCUPATION", "isco08"), SEX),
         occupation_sought,
         occupation_sought_counts,
+        units_are_persons=True,
     ),
     TableSpec(
         "visits_by_topic",
@@ -956,6 +964,7 @@ CATALOGUE = [
         (SEX, AGE, PERIOD),
         walk_ins,
         walk_ins_counts,
+        units_are_persons=True,
     ),
 ]
 TABLES = {table.id: table for table in CATALOGUE}

@@ -7,12 +7,18 @@ tau-ARGUS; cf. Statistics Norway's GaussSuppression):
    counting 1 to k-1 distinct persons is suppressed, whatever the table's counting unit.
 2. Complementary suppression ("D"): the table with its margins is a system of linear equations
    (each total is the sum of its categories, for every additive dimension). Cells are suppressed
-   until (a) no equation holds exactly one suppressed cell, and (b) a linear-programming audit
-   (HiGHS, as shipped with scipy) finds, for every primary cell, an interval of feasible
-   values at least `protection` wide given everything published. Most cells are settled by
-   cheaper sound bounds first (`audit_intervals`); the cells found too narrow are the same.
-   The cells that bound propagation alone proves too narrow get their partners before any
-   linear program runs.
+   until (a) no equation holds exactly one suppressed cell, (b) a linear-programming audit
+   (HiGHS, as shipped with scipy) finds that every primary cell, given everything the release
+   tells, may still hold `protection_level` (k/2) persons and is not determined, unless the
+   statuses and zeros alone show otherwise, and (c) no complementary cell is determined by the
+   published cells. What the release tells an outsider includes the
+   statuses (SDMX CONF_STATUS, as the package explains them): an A cell holds 1 to k-1 persons,
+   a D cell at least k (it was publishable); a published zero is exact, any other published
+   count at least k. Modelled as mere non-negative unknowns, a D partner of 10 beside a total
+   of 10 published gave its one-person A cell away (an external review's case). Most cells are
+   settled by cheaper sound bounds first (`audit_intervals`); the cells found too narrow are
+   the same. The cells that bound propagation alone proves too narrow get their partners
+   before any linear program runs.
 3. Published counts are rounded to a base (5 by default); zeros are published as zeros.
 4. A row in which all persons but fewer than k fall in one category is flagged ("G"): publishing
    it tells that (nearly) everyone in the row shares the attribute.
@@ -81,8 +87,10 @@ class ProtectedTable:
     threshold: int = 10
     rounding_base: int = 5
     pinned: frozenset = frozenset()  # cells whose status another release decided: never suppressed
+    regional: bool = False  # a regional merge: its D cells are sums that hold a national A
     _containing: dict | None = field(default=None, repr=False)
     _incidence: tuple | None = field(default=None, repr=False)
+    _from_statuses: _FromStatuses | None = field(default=None, repr=False)
 
     def incidence(self) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray]:
         """The equations as arrays, one entry per cell of each: its equation's number, the
@@ -101,6 +109,25 @@ class ProtectedTable:
     def hidden_mask(self) -> np.ndarray:
         """Per key of `incidence`, whether the cell is suppressed."""
         return np.array([cell.status != FREE for cell in self.cells.values()], dtype=bool)
+
+    def known_range(self, keys: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+        """What an outsider knows of each suppressed cell from its status alone (the package
+        says what A and D mean, SDMX CONF_STATUS): a primary cell counts 1 to k-1 persons, so
+        it holds at least 1, and at most k-1 where each unit is a person; a complementary cell
+        could have been published, so it holds at least k (zeros are published). In a regional
+        merge a D cell may be a sum holding a national primary cell: at least 1."""
+        primary = np.array([self.cells[k].status == PRIMARY for k in keys], dtype=bool)
+        floor = 1.0 if self.regional else float(self.threshold)
+        low = np.where(primary, 1.0, floor)
+        ceiling = self.threshold - 1.0 if self.spec.units_are_persons else np.inf
+        return low, np.where(primary, ceiling, np.inf)
+
+    def from_statuses(self, known: dict, slack: float) -> _FromStatuses:
+        """What the statuses and the zeros alone tell (`_FromStatuses`); suppressing a cell
+        leaves it as it was (published or D, a count is at least k), so it is set up once."""
+        if self._from_statuses is None:
+            self._from_statuses = _FromStatuses(self, known, slack)
+        return self._from_statuses
 
     def equation_numbers_with(self, keys: set[tuple]) -> list[int]:
         """The numbers of the equations that hold any of `keys`, in order."""
@@ -258,16 +285,28 @@ def protect(
             cell.status = PRIMARY
         elif cell.key in pinned:  # suppressed there stays suppressed; a primary stays one
             cell.status = pinned[cell.key]
-    protection = protection or threshold
+    protection = protection or protection_level(threshold)
     # First the cells that bound propagation alone shows too narrow (no linear program), then
-    # the linear programs, over a table that is by then nearly as it will be released.
-    for outer_only in (True, False):
-        _complete_suppression(table, protection, outer_only)
+    # the linear programs, over a table that is by then nearly as it will be released; last,
+    # that no complementary cell is determined (more suppression only widens intervals).
+    for outer_only, secondary in ((True, False), (False, False), (False, True)):
+        _complete_suppression(table, protection, outer_only, secondary)
     _round_and_flag(table)
     return table
 
 
-def _complete_suppression(table: ProtectedTable, protection: float, outer_only: bool) -> None:
+def protection_level(threshold: int) -> int:
+    """How many a primary cell must possibly hold, whatever an outsider works out: half the
+    threshold, rounded up (5 for k = 10). Its status already tells that it holds 1 to k-1
+    persons; what identifies is a count shown to be smaller still (one person, two). The
+    published counts may not show it to hold fewer than this, nor determine it, unless the
+    statuses and zeros alone already do (`_targets`)."""
+    return -(-threshold // 2)
+
+
+def _complete_suppression(
+    table: ProtectedTable, protection: float, outer_only: bool, secondary: bool = False
+) -> None:
     """Suppress partners until the audit finds no cell too narrow. More suppression only
     widens intervals, so a cell that passed once stays safe: each round re-audits just the
     cells that were still too narrow."""
@@ -275,7 +314,9 @@ def _complete_suppression(table: ProtectedTable, protection: float, outer_only: 
     for _round in range(len(table.cells) + 1):
         _check_deadline()
         _close_singletons(table)
-        weak = audit_intervals(table, protection, only=to_check, outer_only=outer_only)
+        weak = audit_intervals(
+            table, protection, only=to_check, outer_only=outer_only, secondary=secondary
+        )
         if not weak:
             return
         grew = [_suppress_partner(table, key) for key in weak]  # every weak cell, no short cut
@@ -314,9 +355,10 @@ def _close_singletons(table: ProtectedTable) -> None:
 
 
 def _partner_cost(table: ProtectedTable, cell: Cell) -> tuple:
-    """Prefer a partner big enough to hide the cell (its value gives the interval its width),
-    then the least information lost: the smallest such cell, interior before margins."""
-    return (cell.units < table.threshold, TOTAL in cell.key, cell.units, cell.key)
+    """Prefer the least information lost: the smallest cell, interior before margins. (Each
+    is known to hold at least k, as it was publishable; a partner too small to let the cell it
+    hides range far enough leaves that cell weak, and the next round adds another.)"""
+    return (TOTAL in cell.key, cell.units, cell.key)
 
 
 def _suppress_partner(table: ProtectedTable, key: tuple) -> bool:
@@ -346,6 +388,77 @@ def _suppress_partner(table: ProtectedTable, key: tuple) -> bool:
     return False
 
 
+class _FromStatuses:
+    """Each cell's interval from the statuses and the zeros alone, every other count unknown
+    but at least k: the narrowing no suppression can undo, which the published counts must not
+    add to. The parts of a primary total are primary too, so in a table of persons each holds
+    at most k-1 less the others (nine persons in nine categories: each is 1, whatever else is
+    published). In a release linked to another (`pinned`: by region, beside the national
+    release by country), the other's published counts are known too: no suppression here can
+    hide them. Bound propagation gives outer bounds for every cell at once; a cell found too
+    narrow against them gets its two linear programs (`exact`), as its interval may be less."""
+
+    def __init__(self, table: ProtectedTable, known: dict, slack: float):
+        keys, rows, columns, signs = table.incidence()
+        unknown = np.array(
+            [table.cells[k].status != FREE or known[k] > 0 for k in keys], dtype=bool
+        )
+        self.keys = [k for k, u in zip(keys, unknown, strict=True) if u]
+        self.index = {k: i for i, k in enumerate(self.keys)}
+        low, high = table.known_range(self.keys)
+        published = np.array([table.cells[k].status == FREE for k in self.keys], dtype=bool)
+        low[published] = table.threshold  # all a published count is known to be here
+        # ...but for the linked release's (the country cells beside their regions): it is out.
+        for n, key in enumerate(self.keys):
+            if published[n] and key in table.pinned:
+                low[n] = max(table.threshold, known[key] - slack) if slack else known[key]
+                high[n] = known[key] + slack
+        entry = unknown[columns]
+        zero = np.zeros(len(table.equations))
+        self.system = _System(
+            len(self.keys),
+            rows[entry],
+            (np.cumsum(unknown) - 1)[columns[entry]],
+            signs[entry],
+            zero,
+            zero,
+            low,
+            high,
+        )
+        bounds = self.system.propagate()
+        self.low, self.high = (low, np.full(len(low), np.inf)) if bounds is None else bounds
+        self._exact: dict[tuple, tuple[float, float]] = {}
+        # Inner bounds, where the true table is known (protecting): it and its hypercube moves
+        # are feasible, so the true interval reaches at least this far (no linear program).
+        self.inner: tuple | None = None
+        if not slack and all(known.get(k) == table.cells[k].units for k in self.keys):
+            point = np.array([known[k] for k in self.keys], dtype=float)
+            down, up = _hypercube_reaches(table, self.index, point, low, high)
+            self.inner = (point - down, point + up)
+
+    def outer(self, keys: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+        at = [self.index[k] for k in keys]
+        return self.low[at], self.high[at]
+
+    def exact(self, key: tuple) -> tuple[float, float]:
+        """The cell's least and greatest value by linear programs (the outer bounds where the
+        solver fails: the stricter need stands)."""
+        if key not in self._exact:
+            i = self.index[key]
+            low, high = self.low[i], self.high[i]
+            objective = np.zeros(len(self.keys))
+            objective[i] = -1.0
+            greatest = self.system.solve(objective)
+            objective[i] = 1.0
+            least = self.system.solve(objective)
+            if isinstance(least, np.ndarray):
+                low = max(low, least[i])
+            if isinstance(greatest, np.ndarray):
+                high = min(high, greatest[i])
+            self._exact[key] = (low, high)
+        return self._exact[key]
+
+
 def audit_intervals(
     table: ProtectedTable,
     protection: float,
@@ -353,18 +466,27 @@ def audit_intervals(
     slack: float = 0.0,
     only: list[tuple] | None = None,
     outer_only: bool = False,
+    secondary: bool = False,
 ) -> list[tuple]:
-    """Primary cells whose feasible interval, given what is published, is narrower than
-    `protection`. `published` maps keys to published values (default: the true counts), and
-    `slack` widens each published value to ±slack (the rounding an outsider must allow for).
+    """Primary cells that what the release tells shows to hold fewer than `protection`, or
+    determines (an interval narrower than 1), beyond what the statuses and zeros alone show
+    (`_FromStatuses`). What the release tells: `published` maps keys to published values
+    (default: the true counts), each known to ±`slack` (the rounding an outsider must allow
+    for), a published zero exactly and any other published count at least k; and each
+    suppressed cell's `known_range`.
+    With `secondary`, instead: complementary cells determined from the published cells and
+    margins alone, every suppressed cell >= 0: none may be worked out from the figures, though
+    one could be from its status (it is at least k, a count that could have been published;
+    the primary cells' intervals allow for that).
 
     The interval of a cell is what two linear programs (its minimum and its maximum over the
-    table's equations, suppressed cells >= 0) give. Most cells are settled without them, by two
-    sound bounds: an outer one by bound propagation (each equation bounds each of its cells by
-    the bounds of the others; if even that interval is too narrow the cell is weak), and an inner
-    one from feasible points (the true table, each linear program's solution, and the true table
-    moved along a "hypercube" of suppressed cells, below; if those already span `protection` the
-    cell is safe). Only the cells left in between get their linear programs."""
+    table's equations, each suppressed cell within its bounds) give. Most cells are settled
+    without them, by two sound bounds: an outer one by bound propagation (each equation bounds
+    each of its cells by the bounds of the others; if even that interval falls short the cell is
+    weak), and an inner one from feasible points (the true table, each linear program's
+    solution, and the true table moved along a "hypercube" of suppressed cells, below; if those
+    already reach far enough the cell is safe). Only the cells left in between get their linear
+    programs."""
     keys, rows, columns, signs = table.incidence()
     is_hidden = table.hidden_mask()
     hidden = [key for key, h in zip(keys, is_hidden, strict=True) if h]
@@ -372,8 +494,8 @@ def audit_intervals(
         return []
     index = {k: i for i, k in enumerate(hidden)}
     # The equations that hold a suppressed cell, renumbered in order; the published cells of
-    # each move to its bounds: total - parts = 0, with published values (each ± slack) moved
-    # to the right-hand side.
+    # each move to its bounds: total - parts = 0, with published values (each ± slack, at least
+    # k unless zero) moved to the right-hand side.
     entry_hidden = is_hidden[columns]
     used = np.zeros(len(table.equations), dtype=bool)
     used[rows[entry_hidden]] = True
@@ -381,36 +503,51 @@ def audit_intervals(
     known = published if published is not None else {k: c.units for k, c in table.cells.items()}
     shown = ~entry_hidden & used[rows]
     values = np.array([known[keys[i]] for i in columns[shown]], dtype=float)
-    constant = -np.bincount(row_number[rows[shown]], signs[shown] * values, used.sum())
-    spread = slack * np.bincount(row_number[rows[shown]], minlength=used.sum())
-    lower, upper = constant - spread, constant + spread
+    least = np.where(values > 0, np.maximum(values - slack, table.threshold), 0.0)
+    most = np.where(values > 0, values + slack, 0.0)
+    if secondary:
+        least, most = values - slack, values + slack
+    elif not slack:
+        least = most = values
+    shown_row, shown_sign = row_number[rows[shown]], signs[shown]
+    lower = -np.bincount(shown_row, np.where(shown_sign > 0, most, -least), used.sum())
+    upper = -np.bincount(shown_row, np.where(shown_sign > 0, least, -most), used.sum())
     position_in_hidden = np.cumsum(is_hidden) - 1
     row_of = row_number[rows[entry_hidden]]
     column_of = position_in_hidden[columns[entry_hidden]]
     coefficient_of = signs[entry_hidden]
     wanted = set(only) if only is not None else None
-    primaries = [
-        k for k in hidden if table.cells[k].status == PRIMARY and (wanted is None or k in wanted)
+    status = SECONDARY if secondary else PRIMARY
+    checked = [
+        k for k in hidden if table.cells[k].status == status and (wanted is None or k in wanted)
     ]
-    if not len(lower) or not primaries:
+    if not len(lower) or not checked:
         return []
-    system = _System(len(hidden), row_of, column_of, coefficient_of, lower, upper)
+    from_statuses = None if secondary else table.from_statuses(known, slack)
+    if secondary:
+        low, high = np.zeros(len(hidden)), np.full(len(hidden), np.inf)
+        reach, need = np.full(len(hidden), -np.inf), np.full(len(hidden), 1.0 - 1e-6)
+    else:
+        low, high = table.known_range(hidden)
+        reach, need = _targets(protection, *from_statuses.outer(hidden))
+    system = _System(len(hidden), row_of, column_of, coefficient_of, lower, upper, low, high)
     bounds = system.propagate()
     if bounds is None:  # the published figures contradict each other: nothing is proven safe
-        return primaries
+        return checked
     outer_low, outer_high = bounds
-    tolerance = protection - 1e-6
-    weak = {k for k in primaries if outer_high[index[k]] - outer_low[index[k]] < tolerance}
-    open_cells = [k for k in primaries if k not in weak]
+    short = (outer_high < reach) | (outer_high - outer_low < need)
+    weak = {k for k in checked if short[index[k]]}
+    open_cells = [k for k in checked if k not in weak]
     if not open_cells or outer_only:
-        return [k for k in primaries if k in weak]
+        found = [k for k in checked if k in weak]
+        return _short_of_statuses(found, index, protection, from_statuses, bounds)
     if published is None and slack == 0:
         point = np.array([table.cells[k].units for k in hidden], dtype=float)
     else:
         point = system.solve(np.zeros(len(hidden)))  # any feasible point
         if not isinstance(point, np.ndarray):
-            return primaries  # none, or the solver failed: nothing is proven safe
-    down, up = _hypercube_reaches(table, index, point)
+            return checked  # none, or the solver failed: nothing is proven safe
+    down, up = _hypercube_reaches(table, index, point, low, high)
     inner_low, inner_high = point - down, point + up
     # Many cells per linear program: push the unsettled cells up, down, then in random
     # directions, each within [point - protection, point + protection] so that none runs off
@@ -423,10 +560,13 @@ def audit_intervals(
     # quarter and region, demo data, 3,502 cells: 369 singles and 96 s -> 12 singles and 10 s).
     # Protecting (true values known) the singles are cheap, and more boxes made it slower.
     many = len(hidden) >= INTERIOR_POINT_FROM and published is not None
+    open_index = np.array([index[k] for k in open_cells], dtype=int)
+
+    def unsettled_of(at: np.ndarray) -> np.ndarray:
+        return at[(inner_high[at] < reach[at]) | (inner_high[at] - inner_low[at] < need[at])]
+
     for attempt in range(40 if many else 8):
-        unsettled = [
-            index[k] for k in open_cells if inner_high[index[k]] - inner_low[index[k]] < tolerance
-        ]
+        unsettled = unsettled_of(open_index)
         if len(unsettled) < 4:
             break
         direction = {0: np.ones(len(unsettled)), 1: -np.ones(len(unsettled))}.get(
@@ -434,48 +574,102 @@ def audit_intervals(
         )
         objective = np.zeros(len(hidden))
         objective[unsettled] = -direction
-        box = [(0.0, None)] * len(hidden)
-        for i in unsettled:
-            box[i] = (max(0.0, point[i] - protection), point[i] + protection)
-        solution = system.solve(objective, box)
+        box_low, box_high = low.copy(), high.copy()
+        box_low[unsettled] = np.maximum(low[unsettled], point[unsettled] - protection)
+        box_high[unsettled] = np.minimum(high[unsettled], point[unsettled] + protection)
+        solution = system.solve(objective, (box_low, box_high))
         if not isinstance(solution, np.ndarray):
             break
         inner_low = np.minimum(inner_low, solution)
         inner_high = np.maximum(inner_high, solution)
-        settled = np.sum(inner_high[unsettled] - inner_low[unsettled] >= tolerance)
+        settled = len(unsettled) - len(unsettled_of(unsettled))
         if attempt >= 2 and settled < (
             max(2, len(unsettled) / 50) if many else len(unsettled) / 10
         ):
             break
     for key in open_cells:
         i = index[key]
-        if inner_high[i] - inner_low[i] >= tolerance:
-            continue  # two feasible points already this far apart
-        objective = np.zeros(len(hidden))
-        objective[i] = -1.0
-        high = system.solve(objective)
-        if high is UNBOUNDED:
-            continue  # no greatest value: well protected
-        if high is None:  # the solver failed: nothing is proven
+        if inner_high[i] >= reach[i] and inner_high[i] - inner_low[i] >= need[i]:
+            continue  # feasible points already reach that far
+        interval = _exact_interval(system, i, inner_low[i], inner_high[i])
+        if interval is None or interval[1] < reach[i] or interval[1] - interval[0] < need[i]:
             weak.add(key)
+    found = [k for k in checked if k in weak]
+    return _short_of_statuses(found, index, protection, from_statuses, bounds, system)
+
+
+def _targets(protection: float, low: np.ndarray, high: np.ndarray) -> tuple:
+    """How far up a primary cell's interval must reach and how wide it must be, given its
+    interval from the statuses alone: up to `protection` (no outsider can show that it holds
+    fewer; a small count is what identifies), and not a single value, in both cases unless the
+    statuses alone already show that."""
+    return np.minimum(protection, high) - 1e-6, np.minimum(1.0, high - low) - 1e-6
+
+
+def _exact_interval(system: _System, i: int, known_low: float, known_high: float):
+    """The least and greatest value of variable i by its two linear programs (a greatest value
+    that no solution bounds: inf); None when the solver fails (which proves nothing)."""
+    objective = np.zeros(system.columns)
+    objective[i] = -1.0
+    greatest = system.solve(objective)
+    if greatest is UNBOUNDED:
+        return (known_low, np.inf)
+    if not isinstance(greatest, np.ndarray):
+        return None
+    objective[i] = 1.0
+    least = system.solve(objective)
+    if not isinstance(least, np.ndarray):
+        return None
+    return (min(known_low, least[i]), max(known_high, greatest[i]))
+
+
+def _short_of_statuses(
+    found: list[tuple],
+    index: dict,
+    protection: float,
+    from_statuses: _FromStatuses | None,
+    outer: tuple,
+    system: _System | None = None,
+) -> list[tuple]:
+    """Of the primary cells found short against the outer bounds from the statuses, those that
+    stay short against the exact ones. A cell whose `outer` interval falls short even of what
+    feasible points from the statuses alone reach is short; the others get the exact bounds
+    from the statuses alone, and then their own interval by linear programs (with no `system`,
+    the outer one). (Complementary cells: all.)"""
+    if from_statuses is None:
+        return found
+    confirmed = []
+    for key in found:
+        i = index[key]
+        interval = (outer[0][i], outer[1][i])
+        if from_statuses.inner is not None:
+            at = from_statuses.index[key]
+            inner = (from_statuses.inner[0][at], from_statuses.inner[1][at])
+            if _short(interval, protection, inner):
+                confirmed.append(key)  # short even of what surely can be: no program needed
+                continue
+        alone = from_statuses.exact(key)
+        if _short(interval, protection, alone):
+            confirmed.append(key)
             continue
-        inner_low, inner_high = np.minimum(inner_low, high), np.maximum(inner_high, high)
-        if high[i] - inner_low[i] >= tolerance:
-            continue
-        objective[i] = 1.0
-        low = system.solve(objective)
-        if low is None or low is UNBOUNDED:  # x >= 0 bounds it below: the solver failed
-            weak.add(key)
-            continue
-        inner_low, inner_high = np.minimum(inner_low, low), np.maximum(inner_high, low)
-        if high[i] - low[i] < tolerance:
-            weak.add(key)
-    return [k for k in primaries if k in weak]
+        if system is not None:
+            interval = _exact_interval(system, i, np.inf, -np.inf)
+            if interval is None or _short(interval, protection, alone):
+                confirmed.append(key)
+    return confirmed
+
+
+def _short(interval: tuple, protection: float, alone: tuple) -> bool:
+    """Whether a primary cell's interval falls short of its targets (`_targets`), given its
+    interval from the statuses alone."""
+    reach, need = _targets(protection, np.array([alone[0]]), np.array([alone[1]]))
+    return interval[1] < reach[0] or interval[1] - interval[0] < need[0]
 
 
 @dataclass
 class _System:
-    """lower <= A x <= upper, x >= 0, with A as coordinates (row, column, coefficient)."""
+    """lower <= A x <= upper, low <= x <= high, with A as coordinates (row, column,
+    coefficient); `high` is inf where there is no bound."""
 
     columns: int
     row: np.ndarray
@@ -483,13 +677,14 @@ class _System:
     coefficient: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
 
     def propagate(self, passes: int = 200):
         """Outer bounds on every variable (bound propagation, as LP presolvers do): in each
         equation a variable lies within the row's bounds minus the others' extreme activity.
         Any number of passes gives valid bounds; None when the system has no solution."""
-        low = np.zeros(self.columns)
-        high = np.full(self.columns, np.inf)
+        low, high = self.low.copy(), self.high.copy()
         a, rows, n_rows = self.coefficient, self.row, len(self.lower)
         positive = a > 0
         for _pass in range(passes):
@@ -528,9 +723,10 @@ class _System:
                 break
         return low, high
 
-    def solve(self, objective: np.ndarray, bounds=(0, None)):
-        """A solution minimising `objective`; UNBOUNDED when the solver proves there is no
-        minimum; None when it finds no solution or fails (which proves nothing)."""
+    def solve(self, objective: np.ndarray, box: tuple | None = None):
+        """A solution minimising `objective` (within `box`, bounds (low, high) narrower than the
+        system's own, when given); UNBOUNDED when the solver proves there is no minimum; None
+        when it finds no solution or fails (which proves nothing)."""
         _check_deadline()
         if _Highs is not None:
             # One solve at a time per process: a package prepared in the background and a
@@ -538,7 +734,7 @@ class _System:
             # threads could crash through its shared scheduler (ERGO-Code/HiGHS#3141, fixed
             # after the HiGHS that scipy ships).
             with _ONE_SOLVE_AT_A_TIME:
-                return self._solve_highs(objective, bounds)
+                return self._solve_highs(objective, box)
         if not hasattr(self, "_program"):
             matrix = csr_matrix(
                 (self.coefficient, (self.row, self.column)),
@@ -554,20 +750,22 @@ class _System:
                 "A_eq": matrix[equal] if equal.any() else None,
                 "b_eq": self.lower[equal] if equal.any() else None,
             }
+        low, high = box or (self.low, self.high)
+        bounds = [(a, None if np.isinf(b) else b) for a, b in zip(low, high, strict=True)]
         result = linprog(objective, **self._program, bounds=bounds, method="highs")
         return {0: result.x, 3: UNBOUNDED}.get(result.status)
 
-    def _solve_highs(self, objective: np.ndarray, bounds):
+    def _solve_highs(self, objective: np.ndarray, box):
         """The same program through the HiGHS model that scipy ships, kept between calls: each
         new objective starts from the last optimal basis (a few pivots instead of a solve from
         scratch; scipy's linprog rebuilds the model every time). A large system gets its
         first basis, and its boxes, from the interior-point method instead (`_solve_apart`)."""
         n = self.columns
         columns = np.arange(n, dtype=np.int32)
-        boxed = not isinstance(bounds, tuple)
+        boxed = box is not None
         if not hasattr(self, "_highs"):
             if n >= INTERIOR_POINT_FROM:
-                solution, basis = self._solve_apart(objective, bounds)
+                solution, basis = self._solve_apart(objective, box)
                 if boxed or (isinstance(solution, np.ndarray) and not np.any(objective)):
                     return solution  # a feasible point or a box: no basis for the singles
                 if basis is not None:
@@ -586,14 +784,14 @@ class _System:
             self._highs.setOptionValue("simplex_strategy", 1)
             self._boxed = False
         elif boxed and n >= INTERIOR_POINT_FROM:
-            return self._solve_apart(objective, bounds)[0]
+            return self._solve_apart(objective, box)[0]
         solver = self._highs
         if not boxed:
             if self._boxed:
-                solver.changeColsBounds(n, columns, np.zeros(n), np.full(n, self._infinity))
+                solver.changeColsBounds(n, columns, *self._bounds((self.low, self.high)))
                 self._boxed = False
         else:
-            solver.changeColsBounds(n, columns, *self._box(bounds))
+            solver.changeColsBounds(n, columns, *self._bounds(box))
             self._boxed = True
         solver.changeColsCost(n, columns, np.asarray(objective, dtype=float))
         solver.run()
@@ -606,7 +804,7 @@ class _System:
             return np.array(solver.getSolution().col_value)
         return UNBOUNDED if status == self._status.kUnbounded else None
 
-    def _solve_apart(self, objective: np.ndarray, bounds):
+    def _solve_apart(self, objective: np.ndarray, box):
         """One program in a model of its own, by the interior-point method with crossover (so
         the solution is a vertex, with its basis): on a large system far faster than simplex
         from nothing, or than simplex moving a box's many bounds from the last basis. A model
@@ -617,20 +815,20 @@ class _System:
         solver = self._model()
         solver.setOptionValue("solver", "ipm")
         solver.setOptionValue("run_crossover", "on")
-        if not isinstance(bounds, tuple):
-            solver.changeColsBounds(n, columns, *self._box(bounds))
+        if box is not None:
+            solver.changeColsBounds(n, columns, *self._bounds(box))
         solver.changeColsCost(n, columns, np.asarray(objective, dtype=float))
         solver.run()
         outcome = self._outcome(solver)
         return outcome, solver.getBasis() if isinstance(outcome, np.ndarray) else None
 
-    def _box(self, bounds) -> tuple[np.ndarray, np.ndarray]:
-        low = np.array([b[0] for b in bounds], dtype=float)
-        high = np.array([self._infinity if b[1] is None else b[1] for b in bounds])
-        return low, high
+    def _bounds(self, box: tuple) -> tuple[np.ndarray, np.ndarray]:
+        low, high = box
+        return np.asarray(low, dtype=float), np.where(np.isinf(high), self._infinity, high)
 
     def _model(self):
-        """The program as a HiGHS model: lower <= A x <= upper, x >= 0, no objective yet."""
+        """The program as a HiGHS model: lower <= A x <= upper, low <= x <= high, no objective
+        yet."""
         from scipy.optimize._highspy import _core as highs
 
         n = self.columns
@@ -638,8 +836,8 @@ class _System:
         program = highs.HighsLp()
         program.num_col_, program.num_row_ = n, len(self.lower)
         program.col_cost_ = np.zeros(n)
-        program.col_lower_ = np.zeros(n)
-        program.col_upper_ = np.full(n, highs.kHighsInf)
+        program.col_lower_ = np.asarray(self.low, dtype=float)
+        program.col_upper_ = np.where(np.isinf(self.high), highs.kHighsInf, self.high)
         program.row_lower_, program.row_upper_ = self.lower, self.upper
         program.a_matrix_.format_ = highs.MatrixFormat.kColwise
         program.a_matrix_.start_ = matrix.indptr
@@ -655,13 +853,18 @@ class _System:
 
 
 def _hypercube_reaches(
-    table: ProtectedTable, index: dict, point: np.ndarray
+    table: ProtectedTable,
+    index: dict,
+    point: np.ndarray,
+    low: np.ndarray | None = None,
+    high: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """How far a feasible `point` can move each suppressed cell down and up along hypercubes of
     suppressed cells (the directions of tau-ARGUS's hypercube method, Repsilber): pick in every
     additive dimension two codes; the 2^n cells that combine them, all suppressed, can move
     together by +t and -t so that every equation still holds (where one of the two codes is
-    the total, both cells move alike; else oppositely), as far as each cell stays >= 0.
+    the total, both cells move alike; else oppositely), as far as each cell stays within its
+    bounds (`low`, `high`: by default >= 0).
     Every hypercube of the table at once, with numpy: per hypercube the least value among the
     corners that move like the first one (P) and among the others (M); a corner moving like
     the first can go down by P and up by M, the others the other way round. In a nested
@@ -677,12 +880,15 @@ def _hypercube_reaches(
     order = additive + [j for j in range(len(dimensions)) if j not in additive]
     codes = [[*table.categories[j], TOTAL] for j in order]
     where = [{code: n for n, code in enumerate(values)} for values in codes]
-    values = np.full([len(c) for c in codes], np.nan)  # NaN: published, cannot move
-    position = np.zeros(values.shape, dtype=np.int64)
+    low = np.zeros(len(index)) if low is None else low
+    high = np.full(len(index), np.inf) if high is None else high
+    # How far each cell can go down (plus) and up (minus); NaN: published, cannot move.
+    plus = np.full([len(c) for c in codes], np.nan)
+    minus = np.full(plus.shape, np.nan)
+    position = np.zeros(plus.shape, dtype=np.int64)
     for key, i in index.items():
         at = tuple(where[n][key[j]] for n, j in enumerate(order))
-        values[at], position[at] = point[i], i
-    plus, minus = values, np.full(values.shape, np.inf)
+        plus[at], minus[at], position[at] = point[i] - low[i], high[i] - point[i], i
     pairs, flips = [], []
     for axis, axis_codes in enumerate(codes[: len(additive)]):
         first, second = np.triu_indices(len(axis_codes), 1)
@@ -695,7 +901,7 @@ def _hypercube_reaches(
             leaf = ~np.isin(np.array(axis_codes), parent[:-1])
             siblings = flip & (parent[first] == parent[second]) & leaf[first] & leaf[second]
             first, second, flip = first[siblings], second[siblings], flip[siblings]
-        shape = [1] * values.ndim
+        shape = [1] * plus.ndim
         shape[axis] = len(first)
         flip = flip.reshape(shape)
         plus_a, plus_b = plus.take(first, axis), plus.take(second, axis)

@@ -59,6 +59,13 @@ def merge_packages(packages: list[bytes], trusted: dict[str, str], key, hub_id: 
     opened, signed_by = [], {}
     for number, data in enumerate(packages, start=1):
         archive, descriptor, signer = _open_signed(number, data, trusted)
+        if "components" in descriptor["msc"]:  # its rounding and parts would be counted wrong
+            raise MergeRefused(
+                _(
+                    "Package %(number)d is a regional package; a merge takes national packages.",
+                    number=number,
+                )
+            )
         if signer in signed_by:  # the same package twice, or two of one country: counted twice
             raise MergeRefused(
                 _(
@@ -100,9 +107,7 @@ def merge_packages(packages: list[bytes], trusted: dict[str, str], key, hub_id: 
     descriptor["resources"] = resources
     method = descriptor["msc"]["method"]
     method["threshold_k"] = max(d["msc"]["method"]["threshold_k"] for _a, d, _s, _h in opened)
-    method["rounding_slack"] = sum(
-        float(d["msc"]["method"].get("rounding_slack", 2)) for _a, d, _s, _h in opened
-    )
+    method["rounding_slack"] = sum(d["msc"]["method"]["rounding_slack"] for _a, d, _s, _h in opened)
     method["merge"] = (
         "sum of national cells; published only when every national cell was published, else D;"
         " a code that a national package groups as other (_O) is grouped as other in all"

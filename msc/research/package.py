@@ -35,14 +35,22 @@ from msc.research.catalogue import (
     region_names,
     research_connection,
 )
-from msc.research.disclosure import MIN_THRESHOLD, ProtectedTable, protect, table_rows
+from msc.research.disclosure import (
+    MIN_THRESHOLD,
+    ProtectedTable,
+    protect,
+    protection_level,
+    table_rows,
+)
 from msc.research.formats import escape_formula, hxl_csv, xlsx
 from msc.research.signing import instance_key, public_key_entry, signature_document
 
 # 2: REF_AREA may hold countries with their ISO 3166-2 regions, each country the sum of its
 # regions (an audit of version 1 would read the regions as parts of the total); the descriptor
 # states its geography.
-SPEC_VERSION = "msc-research-2"
+# 3: protection allows for what the statuses tell (A: 1 to k-1 persons, D: at least k); a
+# version 2 package could let a primary cell be narrowed through them, and is not merged.
+SPEC_VERSION = "msc-research-3"
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
 
@@ -309,16 +317,19 @@ def build_package(request: Request) -> tuple[bytes, dict]:
                 "threshold_counts": "distinct persons",
                 "rounding_base": config["RESEARCH_ROUNDING_BASE"],
                 "suppression": "primary threshold rule; complementary suppression until no "
-                "equation "
-                "holds a single suppressed cell and a linear-programming interval audit "
-                "(HiGHS) leaves every primary cell an interval at least k wide",
+                "equation holds a single suppressed cell and a linear-programming interval "
+                "audit (HiGHS), allowing for what the statuses tell (A: 1 to k-1 persons, D: "
+                "at least k), zeros and rounding, leaves every primary cell an interval at "
+                "least protection_level wide (or as wide as the statuses and zeros alone leave "
+                "it) and no complementary cell determined by the published cells",
+                "protection_level": protection_level(max(config["RESEARCH_THRESHOLD"], 5)),
                 "conf_status": {
                     "F": "free",
                     "A": "primary suppression",
                     "D": "secondary suppression",
                 },
                 "flag": {"G": "all persons of the row but fewer than k in one category"},
-                "rounding_slack": (config["RESEARCH_ROUNDING_BASE"] - 1) / 2,
+                "rounding_slack": config["RESEARCH_ROUNDING_BASE"] // 2,
             },
             "code_lists": {c.name: c.version for c in _used_codelists(request)},
         },

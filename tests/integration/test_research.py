@@ -151,6 +151,15 @@ def test_cli_export_and_audit(runner, make_user, make_migrant, tmp_path):
     assert runner.invoke(args=["msc", "research", "audit", str(broken)]).exit_code != 0
 
 
+def two_national_packages(client, sign_as, query: str) -> tuple[bytes, bytes, dict]:
+    """The same counts as packages of two instances ("msc-rs", "msc-al"), each signed with a
+    key of its own, and the trust list that names both keys."""
+    trusted = dict([sign_as("msc-rs")])
+    serbia = client.research_package(query).data
+    trusted.update([sign_as("msc-al")])
+    return serbia, client.research_package(query).data, trusted
+
+
 def test_regional_merge_of_signed_national_packages(
     app, runner, make_user, make_migrant, tmp_path, monkeypatch
 ):
@@ -307,10 +316,7 @@ def test_hub_researcher_merges_on_the_page(
 
     populate(make_user, make_migrant, 15)
     researcher = login_as(Role.RESEARCHER)
-    trusted = dict([sign_as("msc-rs")])
-    serbia = client.research_package("table=persons_category").data
-    trusted.update([sign_as("msc-al")])
-    albania = client.research_package("table=persons_category").data
+    serbia, albania, trusted = two_national_packages(client, sign_as, "table=persons_category")
     sign_as("msc-hub")
     uploads = {"packages": [(io.BytesIO(serbia), "rs.zip"), (io.BytesIO(albania), "al.zip")]}
     page = client.post_form("/research/merge", uploads, content_type="multipart/form-data")
@@ -779,3 +785,16 @@ def test_a_destination_rare_in_one_country_is_other_in_the_region(
     codebook = zipfile.ZipFile(io.BytesIO(merged)).read("codebook.csv").decode()
     assert "persons_destination,DESTINATION,FR," not in codebook
     assert "persons_destination,DESTINATION,_O," in codebook
+
+
+def test_a_regional_package_is_not_merged_again(client, login_as, make_user, make_migrant, sign_as):
+    from msc.research.merge import MergeRefused, merge_packages
+    from msc.research.signing import instance_key
+
+    populate(make_user, make_migrant, 12)
+    login_as(Role.RESEARCHER)
+    serbia, albania, trusted = two_national_packages(client, sign_as, "table=walk_ins")
+    trusted.update([sign_as("msc-hub")])
+    regional = merge_packages([serbia, albania], trusted, instance_key(), "msc-hub")
+    with pytest.raises(MergeRefused, match="Package 1 is a regional package"):
+        merge_packages([regional, serbia], trusted, instance_key(), "msc-hub")

@@ -13,7 +13,7 @@ from msc.research import jobs
 from msc.research.audit import audit_package
 from msc.research.models import ResearchJob, ResearchRelease
 from tests.fixtures.factories import log_in
-from tests.integration.test_research import populate
+from tests.integration.test_research import populate, two_national_packages
 
 
 def ask(client, follow_redirects=False, **form):
@@ -245,10 +245,7 @@ def test_a_merge_is_offered_only_once_it_has_passed_its_audit(
 
     populate(make_user, make_migrant, 12)
     login_as(Role.RESEARCHER)
-    trusted = dict([sign_as("msc-rs")])
-    serbia = client.research_package("table=walk_ins").data
-    trusted.update([sign_as("msc-al")])
-    albania = client.research_package("table=walk_ins").data
+    serbia, albania, trusted = two_national_packages(client, sign_as, "table=walk_ins")
     monkeypatch.setitem(app.config, "RESEARCH_TRUSTED_KEYS", json.dumps(trusted))
     monkeypatch.setitem(app.config, "RESEARCH_PACKAGES_PREPARED_BY", "thread")
     monkeypatch.setattr(jobs, "audit_package", lambda data: ["a regional cell can be narrowed"])
