@@ -587,15 +587,16 @@ def audit_intervals(
             max(2, len(unsettled) / 50) if many else len(unsettled) / 10
         ):
             break
+    solved = {}
     for key in open_cells:
         i = index[key]
         if inner_high[i] >= reach[i] and inner_high[i] - inner_low[i] >= need[i]:
             continue  # feasible points already reach that far
-        interval = _exact_interval(system, i, inner_low[i], inner_high[i])
+        interval = solved[key] = _exact_interval(system, i, inner_low[i], inner_high[i])
         if interval is None or interval[1] < reach[i] or interval[1] - interval[0] < need[i]:
             weak.add(key)
     found = [k for k in checked if k in weak]
-    return _short_of_statuses(found, index, protection, from_statuses, bounds, system)
+    return _short_of_statuses(found, index, protection, from_statuses, bounds, system, solved)
 
 
 def _targets(protection: float, low: np.ndarray, high: np.ndarray) -> tuple:
@@ -630,12 +631,13 @@ def _short_of_statuses(
     from_statuses: _FromStatuses | None,
     outer: tuple,
     system: _System | None = None,
+    solved: dict | None = None,
 ) -> list[tuple]:
     """Of the primary cells found short against the outer bounds from the statuses, those that
     stay short against the exact ones. A cell whose `outer` interval falls short even of what
     feasible points from the statuses alone reach is short; the others get the exact bounds
     from the statuses alone, and then their own interval by linear programs (with no `system`,
-    the outer one). (Complementary cells: all.)"""
+    the outer one; `solved`: those worked out already). (Complementary cells: all.)"""
     if from_statuses is None:
         return found
     confirmed = []
@@ -653,7 +655,10 @@ def _short_of_statuses(
             confirmed.append(key)
             continue
         if system is not None:
-            interval = _exact_interval(system, i, np.inf, -np.inf)
+            if key in (solved or {}):
+                interval = solved[key]
+            else:
+                interval = _exact_interval(system, i, np.inf, -np.inf)
             if interval is None or _short(interval, protection, alone):
                 confirmed.append(key)
     return confirmed
