@@ -51,17 +51,21 @@ def hxl_csv(raw_csv: bytes) -> bytes:
 
 
 def xlsx(tables: dict[str, bytes], codebook: bytes, method: list[tuple[str, str]]) -> bytes:
-    """A data sheet per table (numbers as numbers), the codebook and the method; byte-stable."""
+    """A data sheet per table (the counts as numbers; codes stay text, as in the codebook sheet,
+    so that "1" of ISCED or a year looks up there), the codebook and the method; byte-stable."""
     book = Workbook()
     book.remove(book.active)
     for name, raw in tables.items():
         sheet = book.create_sheet(name[:31])
-        for number, row in enumerate(csv.reader(io.StringIO(raw.decode("utf-8")))):
-            header = number == 0
+        rows = csv.reader(io.StringIO(raw.decode("utf-8")))
+        header = next(rows)
+        sheet.append([escape_formula(cell) for cell in header])
+        count = header.index("OBS_VALUE")
+        for row in rows:
             sheet.append(
                 [
-                    cell if header or not cell.isdigit() else int(cell)
-                    for cell in map(escape_formula, row)
+                    int(cell) if n == count and cell.isdigit() else escape_formula(cell)
+                    for n, cell in enumerate(row)
                 ]
             )
     sheet = book.create_sheet("codebook")

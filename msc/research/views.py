@@ -187,8 +187,9 @@ def package_file(job_id: int):
     )
     if job is None:
         abort(404)
-    record_release(job.kind, job.data, job.tables, job.parameters, current_user.id)
-    db.session.commit()
+    if request.method == "GET":  # a HEAD (a link checker, a client's probe) fetches nothing
+        record_release(job.kind, job.data, job.tables, job.parameters, current_user.id)
+        db.session.commit()
     name, mimetype = jobs.FILES[job.kind]
     return Response(
         job.data, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={name}"}

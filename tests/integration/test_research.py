@@ -280,6 +280,8 @@ def test_xlsx_numbers_equal_the_csv_and_hxl_has_hashtags(client, login_as, make_
         assert [r[value] for r in sheet[1:]] == [
             int(r[value]) if r[value] else None for r in rows[1:]
         ]
+        # Codes stay text, as in the codebook sheet (ISCED "1", the year "2026").
+        assert [r[:value] for r in sheet[1:]] == [r[:value] for r in rows[1:]]
     assert {"codebook", "method"} <= set(sheets)
     hxl = archive.read("hxl/persons_registered.csv").decode().splitlines()
     hashtags = "#date+period,#country+code,#category+sex,#category+age,#indicator+num,#status+conf"
@@ -298,6 +300,9 @@ def test_every_release_is_in_the_ledger_admins_see(app, client, login_as, make_u
     researcher = login_as(Role.RESEARCHER)
     data = client.research_package("table=walk_ins").data
     release = db.session.scalars(sa.select(ResearchRelease)).one()
+    link = re.search(r'href="(/research/packages/\d+/file)"', client.get("/research/packages").text)
+    assert client.head(link.group(1)).status_code == 200  # a HEAD downloads nothing: no release
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ResearchRelease)) == 1
     import hashlib
 
     assert release.sha256 == hashlib.sha256(data).hexdigest() and release.user_id == researcher.id
