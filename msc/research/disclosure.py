@@ -42,6 +42,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from scipy.optimize import linprog
@@ -363,29 +364,31 @@ def _partner_cost(table: ProtectedTable, cell: Cell) -> tuple:
 
 def _suppress_partner(table: ProtectedTable, key: tuple) -> bool:
     """Widen a weak cell's interval: a partner in every equation it belongs to; when those hold
-    no published cell any more, one step further out (the equations of its suppressed partners).
-    Returns whether anything was suppressed."""
-    reach, done = {key}, False
-    for step in range(len(table.equations)):
-        equations = table.equations_with(reach)
-        if step == 0:  # the cell's own equations: a partner in each
-            for equation in equations:
-                options = _candidates(table, equation)
-                if options:
-                    min(options, key=lambda c: _partner_cost(table, c)).status = SECONDARY
-                    done = True
-        else:  # further out: the single cheapest cell, to lose as little as possible
-            options = [c for e in equations for c in _candidates(table, e)]
-            if options:
-                min(options, key=lambda c: _partner_cost(table, c)).status = SECONDARY
-                done = True
-        if done:
-            return True
-        wider = {k for e in equations for k in e if table.cells[k].status != FREE}
-        if wider <= reach:
+    no published cell any more, one step further out (the equations of its suppressed partners)
+    at a time, each equation looked at once. Returns whether anything was suppressed."""
+    cost = partial(_partner_cost, table)
+    frontier, done = table.equations_with({key}), False
+    for equation in frontier:  # the cell's own equations: a partner in each
+        options = _candidates(table, equation)
+        if options:
+            min(options, key=cost).status = SECONDARY
+            done = True
+    reach, looked = {key}, set(table.equation_numbers_with({key}))
+    while not done:
+        _check_deadline()  # on a large table this search alone can take long
+        wider = {k for e in frontier for k in e if table.cells[k].status != FREE} - reach
+        if not wider:
             return False
         reach |= wider
-    return False
+        numbers = [n for n in table.equation_numbers_with(wider) if n not in looked]
+        looked.update(numbers)
+        frontier = [table.equations[n] for n in numbers]
+        # Further out: the single cheapest cell, to lose as little as possible.
+        options = [c for e in frontier for c in _candidates(table, e)]
+        if options:
+            min(options, key=cost).status = SECONDARY
+            done = True
+    return True
 
 
 class _FromStatuses:
