@@ -90,6 +90,10 @@ class ProtectedTable:
     pinned: frozenset = frozenset()  # cells whose status another release decided: never suppressed
     regional: bool = False  # a regional merge: its D cells are sums that hold a national A
     _containing: dict | None = field(default=None, repr=False)
+    # Suppressed cells whose every equation, and every equation of the suppressed cells linked
+    # to them, holds no candidate partner: none can be found for them however often one looks
+    # (statuses only go from free to suppressed, and a candidate would have been found).
+    _cut_off: set = field(default_factory=set, repr=False)
     _incidence: tuple | None = field(default=None, repr=False)
     _from_statuses: _FromStatuses | None = field(default=None, repr=False)
 
@@ -366,6 +370,8 @@ def _suppress_partner(table: ProtectedTable, key: tuple) -> bool:
     """Widen a weak cell's interval: a partner in every equation it belongs to; when those hold
     no published cell any more, one step further out (the equations of its suppressed partners)
     at a time, each equation looked at once. Returns whether anything was suppressed."""
+    if key in table._cut_off:
+        return False
     cost = partial(_partner_cost, table)
     frontier, done = table.equations_with({key}), False
     for equation in frontier:  # the cell's own equations: a partner in each
@@ -378,6 +384,7 @@ def _suppress_partner(table: ProtectedTable, key: tuple) -> bool:
         _check_deadline()  # on a large table this search alone can take long
         wider = {k for e in frontier for k in e if table.cells[k].status != FREE} - reach
         if not wider:
+            table._cut_off |= reach
             return False
         reach |= wider
         numbers = [n for n in table.equation_numbers_with(wider) if n not in looked]
@@ -435,13 +442,42 @@ class _FromStatuses:
         # are feasible, so the true interval reaches at least this far (no linear program).
         self.inner: tuple | None = None
         if not slack and all(known.get(k) == table.cells[k].units for k in self.keys):
-            point = np.array([known[k] for k in self.keys], dtype=float)
-            down, up = _hypercube_reaches(table, self.index, point, low, high)
-            self.inner = (point - down, point + up)
+            self.point = np.array([known[k] for k in self.keys], dtype=float)
+            down, up = _hypercube_reaches(table, self.index, self.point, low, high)
+            self.inner = (self.point - down, self.point + up)
 
     def outer(self, keys: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
         at = [self.index[k] for k in keys]
         return self.low[at], self.high[at]
+
+    def short_of_inner(self, intervals: dict, protection: float) -> set:
+        """The cells whose interval (`intervals`, from the release) falls short even of what
+        feasible points of the statuses alone reach: then it falls short of their exact
+        interval too, and needs no programs of its own. The inner bounds are pushed out first,
+        many cells a program (`_push_out`): pinned country cells by month and region, demo
+        data, took 2,589 single cells' programs (40 s) before."""
+        if self.inner is None or not intervals:
+            return set()
+        keys = list(intervals)
+        at = np.array([self.index[k] for k in keys], dtype=int)
+        given_low, given_high = np.zeros(len(self.keys)), np.zeros(len(self.keys))
+        given_low[at], given_high[at] = np.array(list(intervals.values())).T
+
+        def short(at: np.ndarray, inner_low: np.ndarray, inner_high: np.ndarray) -> np.ndarray:
+            reach, need = _targets(protection, inner_low[at], inner_high[at])
+            return (given_high[at] < reach) | (given_high[at] - given_low[at] < need)
+
+        self.inner = _push_out(
+            self.system,
+            self.point,
+            self.inner,
+            at,
+            lambda at, low, high: at[~short(at, low, high)],
+            protection,
+            attempts=8,
+            enough=lambda n: n / 10,
+        )
+        return {key for key, s in zip(keys, short(at, *self.inner), strict=True) if s}
 
     def exact(self, key: tuple) -> tuple[float, float]:
         """The cell's least and greatest value by linear programs (the outer bounds where the
@@ -551,12 +587,6 @@ def audit_intervals(
         if not isinstance(point, np.ndarray):
             return checked  # none, or the solver failed: nothing is proven safe
     down, up = _hypercube_reaches(table, index, point, low, high)
-    inner_low, inner_high = point - down, point + up
-    # Many cells per linear program: push the unsettled cells up, down, then in random
-    # directions, each within [point - protection, point + protection] so that none runs off
-    # alone; every solution is one more feasible point. (Only a speed-up: the cells these
-    # leave unsettled get their own programs below.)
-    signs = np.random.default_rng(len(hidden))
     # Auditing a large package (published values known to ± slack) a single program takes
     # ~250 ms and a box, an interior-point solve of its own, about as long while it settles many
     # cells: there boxes go on while each settles 2 % of the cells left (persons registered by
@@ -565,31 +595,19 @@ def audit_intervals(
     many = len(hidden) >= INTERIOR_POINT_FROM and published is not None
     open_index = np.array([index[k] for k in open_cells], dtype=int)
 
-    def unsettled_of(at: np.ndarray) -> np.ndarray:
+    def unsettled_of(at: np.ndarray, inner_low: np.ndarray, inner_high: np.ndarray):
         return at[(inner_high[at] < reach[at]) | (inner_high[at] - inner_low[at] < need[at])]
 
-    for attempt in range(40 if many else 8):
-        unsettled = unsettled_of(open_index)
-        if len(unsettled) < 4:
-            break
-        direction = {0: np.ones(len(unsettled)), 1: -np.ones(len(unsettled))}.get(
-            attempt, signs.choice([-1.0, 1.0], len(unsettled))
-        )
-        objective = np.zeros(len(hidden))
-        objective[unsettled] = -direction
-        box_low, box_high = low.copy(), high.copy()
-        box_low[unsettled] = np.maximum(low[unsettled], point[unsettled] - protection)
-        box_high[unsettled] = np.minimum(high[unsettled], point[unsettled] + protection)
-        solution = system.solve(objective, (box_low, box_high))
-        if not isinstance(solution, np.ndarray):
-            break
-        inner_low = np.minimum(inner_low, solution)
-        inner_high = np.maximum(inner_high, solution)
-        settled = len(unsettled) - len(unsettled_of(unsettled))
-        if attempt >= 2 and settled < (
-            max(2, len(unsettled) / 50) if many else len(unsettled) / 10
-        ):
-            break
+    inner_low, inner_high = _push_out(
+        system,
+        point,
+        (point - down, point + up),
+        open_index,
+        unsettled_of,
+        protection,
+        attempts=40 if many else 8,
+        enough=(lambda n: max(2, n / 50)) if many else (lambda n: n / 10),
+    )
     solved = {}
     for key in open_cells:
         i = index[key]
@@ -600,6 +618,38 @@ def audit_intervals(
             weak.add(key)
     found = [k for k in checked if k in weak]
     return _short_of_statuses(found, index, protection, from_statuses, bounds, system, solved)
+
+
+def _push_out(system, point, inner, cells, unsettled_of, protection, attempts, enough):
+    """Inner bounds moved out with linear programs that settle many cells at once: the
+    unsettled ones pushed up, down, then in random directions, each within [point - protection,
+    point + protection] so that none runs off alone; every solution is one more feasible point.
+    Stops when fewer than four are left or a program settles fewer than `enough(left)`. (Only a
+    speed-up: the cells these leave unsettled get their own programs.)"""
+    inner_low, inner_high = inner
+    signs = np.random.default_rng(system.columns)
+    low, high = system.low, system.high
+    for attempt in range(attempts):
+        unsettled = unsettled_of(cells, inner_low, inner_high)
+        if len(unsettled) < 4:
+            break
+        direction = {0: np.ones(len(unsettled)), 1: -np.ones(len(unsettled))}.get(
+            attempt, signs.choice([-1.0, 1.0], len(unsettled))
+        )
+        objective = np.zeros(system.columns)
+        objective[unsettled] = -direction
+        box_low, box_high = low.copy(), high.copy()
+        box_low[unsettled] = np.maximum(low[unsettled], point[unsettled] - protection)
+        box_high[unsettled] = np.minimum(high[unsettled], point[unsettled] + protection)
+        solution = system.solve(objective, (box_low, box_high))
+        if not isinstance(solution, np.ndarray):
+            break
+        inner_low = np.minimum(inner_low, solution)
+        inner_high = np.maximum(inner_high, solution)
+        left = len(unsettled_of(unsettled, inner_low, inner_high))
+        if attempt >= 2 and len(unsettled) - left < enough(len(unsettled)):
+            break
+    return inner_low, inner_high
 
 
 def _targets(protection: float, low: np.ndarray, high: np.ndarray) -> tuple:
@@ -643,16 +693,14 @@ def _short_of_statuses(
     the outer one; `solved`: those worked out already). (Complementary cells: all.)"""
     if from_statuses is None:
         return found
+    interval_of = {key: (outer[0][index[key]], outer[1][index[key]]) for key in found}
+    surely = from_statuses.short_of_inner(interval_of, protection)
     confirmed = []
     for key in found:
-        i = index[key]
-        interval = (outer[0][i], outer[1][i])
-        if from_statuses.inner is not None:
-            at = from_statuses.index[key]
-            inner = (from_statuses.inner[0][at], from_statuses.inner[1][at])
-            if _short(interval, protection, inner):
-                confirmed.append(key)  # short even of what surely can be: no program needed
-                continue
+        i, interval = index[key], interval_of[key]
+        if key in surely:
+            confirmed.append(key)  # short even of what surely can be: no program needed
+            continue
         alone = from_statuses.exact(key)
         if _short(interval, protection, alone):
             confirmed.append(key)
