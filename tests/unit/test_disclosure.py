@@ -364,6 +364,46 @@ def test_hypercube_moves_stay_within_what_linear_programs_allow():
     assert np.count_nonzero(down + up) > len(hidden) / 4
 
 
+def test_cells_confirmed_short_by_feasible_points_are_short_of_their_exact_interval():
+    """A cell whose interval falls short of what feasible points of the statuses alone reach
+    falls short of what linear programs over the statuses give (programs that move many cells
+    at once only save single programs): every cell so confirmed is one the reference confirms,
+    and the short cut confirms some."""
+    table = protect(TABLES["persons_registered"], registrations(400), K, BASE)
+    for cell in table.cells.values():  # as in the first round: many cells are still weak
+        if cell.status == SECONDARY:
+            cell.status = FREE
+    intervals = {
+        k: v for k, v in feasible_intervals(table).items() if table.cells[k].status == PRIMARY
+    }
+    alone = feasible_intervals(table, statuses_only=True)
+    expected = {
+        key
+        for key, (low, high) in intervals.items()
+        if high < min(LEVEL, alone[key][1]) - 1e-6
+        or high - low < min(1.0, alone[key][1] - alone[key][0]) - 1e-6
+    }
+    known = {k: c.units for k, c in table.cells.items()}
+    surely = table.from_statuses(known, 0.0).short_of_inner(intervals, LEVEL)
+    assert surely and surely <= expected
+
+
+def test_a_cluster_with_no_partner_left_is_not_searched_again():
+    """A weak cell whose linked suppressed cells have no published partner left in any of their
+    equations is marked with all of them, and a search from any of them ends at once: each of
+    those equations holds no candidate (a cell could only have been suppressed from one)."""
+    from msc.research.disclosure import _candidates, _suppress_partner
+
+    _national, linked = linked_release(300, seed=3)
+    assert linked._cut_off
+    for key in linked._cut_off:
+        assert linked.cells[key].status != FREE
+        assert not any(_candidates(linked, e) for e in linked.equations_with({key}))
+    statuses = {k: c.status for k, c in linked.cells.items()}
+    assert not _suppress_partner(linked, next(iter(linked._cut_off)))
+    assert statuses == {k: c.status for k, c in linked.cells.items()}
+
+
 REGIONS = {"RS": ["RS-00", "RS-06", "RS-20"], "AL": ["AL-11", "AL-02"]}
 
 
