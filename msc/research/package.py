@@ -63,6 +63,16 @@ class Request:
     locale: str = "en"
     geography: str = "country"  # REF_AREA of the tables that allow more (catalogue.GEOGRAPHIES)
 
+    def __post_init__(self):
+        # Whole periods only: a year asked for from February would differ from the whole year
+        # by January alone, and the two releases side by side would give counts of one month
+        # that neither protects (the differencing a free filter allows).
+        size = MONTHS_IN.get(self.granularity, 1)
+        if self.start:
+            object.__setattr__(self, "start", _month_at(_month_index(self.start) // size * size))
+        if self.end:  # the first day after the last month
+            object.__setattr__(self, "end", _month_at(-(-_month_index(self.end) // size) * size))
+
     def parameters(self) -> dict:
         """Everything but the tables, as the ledger and a queued package keep it ("to" is the
         first day after the request's last month)."""
@@ -88,6 +98,17 @@ class Request:
             parameters["locale"],
             parameters.get("geography", "country"),
         )
+
+
+MONTHS_IN = {"year": 12, "quarter": 3, "month": 1}
+
+
+def _month_index(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _month_at(index: int) -> date:
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def build_table(spec: TableSpec, request: Request) -> ProtectedTable:

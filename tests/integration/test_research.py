@@ -395,6 +395,37 @@ def test_the_command_line_and_the_web_give_the_same_package(
     assert web == out.read_bytes()
 
 
+def test_a_range_of_months_is_widened_to_whole_periods(
+    runner, client, login_as, make_user, make_migrant, tmp_path
+):
+    """A year asked for from February to November is the whole year, a quarter the whole
+    quarter: else two releases side by side would give the months between them, which neither
+    protects. By month the range stays as asked."""
+    import json
+
+    populate(make_user, make_migrant, 12)
+
+    def exported(period, start, end):
+        out = tmp_path / f"{period}-{start}-{end}.zip"
+        arguments = ["--period", period, "--from", start, "--to", end]
+        result = runner.invoke(args=["msc", "research", "export", "--out", str(out), *arguments])
+        assert result.exit_code == 0, result.output
+        return out.read_bytes()
+
+    def period_of(package):
+        with zipfile.ZipFile(io.BytesIO(package)) as z:
+            return json.loads(z.read("datapackage.json"))["msc"]["period"]
+
+    for period in ("year", "quarter"):
+        assert exported(period, "2025-02", "2025-11") == exported(period, "2025-01", "2025-12")
+    assert period_of(exported("quarter", "2025-05", "2025-05"))["from"] == "2025-04-01"
+    assert period_of(exported("quarter", "2025-05", "2025-05"))["to"] == "2025-07-01"
+    assert exported("month", "2025-02", "2025-11") != exported("month", "2025-01", "2025-12")
+    login_as(Role.RESEARCHER)
+    web = client.research_package("period=year&from=2025-02&to=2025-11").data
+    assert web == exported("year", "2025-01", "2025-12")
+
+
 def test_previews_show_a_recent_snapshot_and_downloads_count_afresh(
     app, client, login_as, make_user, make_migrant, monkeypatch
 ):
@@ -639,7 +670,7 @@ def test_previews_leave_no_expired_snapshots_behind(app, client, login_as, monke
     monkeypatch.setitem(app.config, "RESEARCH_CACHE_SECONDS", 900)
     login_as(Role.RESEARCHER)
     for month in ("01", "02", "03"):  # each range of months is a snapshot of its own
-        client.get(f"/research/tables/persons_category?from=2025-{month}")
+        client.get(f"/research/tables/persons_category?period=month&from=2025-{month}")
     keys = sa.select(ResearchTableCache.key)
     assert len(db.session.scalars(keys).all()) == 3
     db.session.execute(
@@ -648,7 +679,7 @@ def test_previews_leave_no_expired_snapshots_behind(app, client, login_as, monke
         )
     )
     db.session.commit()
-    client.get("/research/tables/persons_category?from=2025-04")
+    client.get("/research/tables/persons_category?period=month&from=2025-04")
     assert len(db.session.scalars(keys).all()) == 1
 
 
