@@ -67,11 +67,14 @@ class Request:
         # Whole periods only: a year asked for from February would differ from the whole year
         # by January alone, and the two releases side by side would give counts of one month
         # that neither protects (the differencing a free filter allows).
-        size = MONTHS_IN.get(self.granularity, 1)
-        if self.start:
-            object.__setattr__(self, "start", _month_at(_month_index(self.start) // size * size))
-        if self.end:  # the first day after the last month
-            object.__setattr__(self, "end", _month_at(-(-_month_index(self.end) // size) * size))
+        size, start, end = MONTHS_IN[self.granularity], self.start, self.end
+        if start and end and start >= end:
+            return  # nothing asked for: it stays so
+        if start:
+            object.__setattr__(self, "start", _month_at(_month_index(start) // size * size))
+        if end:  # the first day after the last month (a later day: after its month)
+            after = _month_index(end) + (end.day > 1)
+            object.__setattr__(self, "end", _month_at(-(-after // size) * size))
 
     def parameters(self) -> dict:
         """Everything but the tables, as the ledger and a queued package keep it ("to" is the

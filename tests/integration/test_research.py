@@ -400,10 +400,14 @@ def test_a_range_of_months_is_widened_to_whole_periods(
 ):
     """A year asked for from February to November is the whole year, a quarter the whole
     quarter: else two releases side by side would give the months between them, which neither
-    protects. By month the range stays as asked."""
-    import json
+    protects. By month the range stays as asked. (Everyone here registered in December.)"""
+    from msc.migrants.models import Migrant
+    from msc.research.package import Request
 
     populate(make_user, make_migrant, 12)
+    december = datetime.datetime(2025, 12, 15, 10, tzinfo=datetime.UTC)
+    db.session.execute(sa.update(Migrant).values(created_at=december))
+    db.session.commit()
 
     def exported(period, start, end):
         out = tmp_path / f"{period}-{start}-{end}.zip"
@@ -412,18 +416,29 @@ def test_a_range_of_months_is_widened_to_whole_periods(
         assert result.exit_code == 0, result.output
         return out.read_bytes()
 
-    def period_of(package):
+    def registered(package):
         with zipfile.ZipFile(io.BytesIO(package)) as z:
-            return json.loads(z.read("datapackage.json"))["msc"]["period"]
+            rows = csv.DictReader(io.StringIO(z.read("data/persons_category.csv").decode()))
+            total = ("_T", "_T", "_T")
+            return next(
+                r["OBS_VALUE"]
+                for r in rows
+                if (r["CATEGORY"], r["LABOUR_STATUS"], r["SEX"]) == total
+            )
 
-    for period in ("year", "quarter"):
-        assert exported(period, "2025-02", "2025-11") == exported(period, "2025-01", "2025-12")
-    assert period_of(exported("quarter", "2025-05", "2025-05"))["from"] == "2025-04-01"
-    assert period_of(exported("quarter", "2025-05", "2025-05"))["to"] == "2025-07-01"
-    assert exported("month", "2025-02", "2025-11") != exported("month", "2025-01", "2025-12")
+    whole_year = exported("year", "2025-01", "2025-12")
+    assert registered(whole_year) == "10"  # the twelve December registrations, rounded
+    assert exported("year", "2025-02", "2025-11") == whole_year
+    assert exported("quarter", "2025-10", "2025-10") == exported("quarter", "2025-10", "2025-12")
+    assert registered(exported("month", "2025-02", "2025-11")) == "0"
     login_as(Role.RESEARCHER)
-    web = client.research_package("period=year&from=2025-02&to=2025-11").data
-    assert web == exported("year", "2025-01", "2025-12")
+    assert client.research_package("period=year&from=2025-02&to=2025-11").data == whole_year
+    # A day after the first counts its whole month; a range that ends before it starts, none.
+    day = datetime.date
+    mid_march = Request((), day(2025, 3, 15), day(2025, 3, 20), "month")
+    assert (mid_march.start, mid_march.end) == (day(2025, 3, 1), day(2025, 4, 1))
+    backwards = Request((), day(2025, 5, 1), day(2025, 3, 1), "year")
+    assert (backwards.start, backwards.end) == (day(2025, 5, 1), day(2025, 3, 1))
 
 
 def test_previews_show_a_recent_snapshot_and_downloads_count_afresh(
