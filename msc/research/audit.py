@@ -136,7 +136,7 @@ def _audit_table(
 def _national_release(spec, cells: dict) -> frozenset:
     """In a table by region, the cells by country: the national release it is linked to, out
     already (`package.protect_by_area`); none in a table by country."""
-    j = next((n for n, d in enumerate(spec.dimensions) if d.nested), None)
+    j = spec.area_position()
     if j is None or not any("-" in key[j] for key in cells):
         return frozenset()
     return frozenset(key for key in cells if "-" not in key[j])

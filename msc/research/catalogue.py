@@ -118,6 +118,10 @@ class TableSpec:
     # its persons, so a primary cell is known to hold 1 to k-1 (disclosure.known_range).
     units_are_persons: bool = False
 
+    def area_position(self) -> int | None:
+        """Where the nested dimension (REF_AREA) stands in the table's keys; None without one."""
+        return next((n for n, d in enumerate(self.dimensions) if d.nested), None)
+
     def geography_for(self, requested: str) -> str:
         """The level this table is counted by: the one asked for where it offers it."""
         return requested if requested in self.geographies else self.geographies[0]
@@ -128,6 +132,9 @@ def age_band(birth_year: int | None, on: date | int) -> str | None:
         return None
     age = (on if isinstance(on, int) else on.year) - birth_year
     return next((code for code, low, high in AGE_BANDS if low <= age <= high), None)
+
+
+MONTHS_IN_PERIOD = {"year": 12, "quarter": 3, "month": 1}  # the periods a table is counted by
 
 
 def period(on: date, granularity: str) -> str:

@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 
 from msc.core.db import db
 from msc.research.audit import audit_package
-from msc.research.catalogue import GEOGRAPHIES, TABLES
+from msc.research.catalogue import GEOGRAPHIES, MONTHS_IN_PERIOD, TABLES
 from msc.research.merge import MergeRefused, merge_packages, release_record
 from msc.research.models import record_release
 from msc.research.package import UNREADABLE, Request, all_tables, build_package, request_geography
@@ -39,7 +39,7 @@ def _month(value: str | None, end: bool = False) -> date | None:
 @click.option("--tables", default="", help="Table ids separated by commas (default: all).")
 @click.option("--from", "start", default=None, help="First month, YYYY-MM.")
 @click.option("--to", "end", default=None, help="Last month, YYYY-MM.")
-@click.option("--period", default="year", type=click.Choice(["year", "quarter", "month"]))
+@click.option("--period", default="year", type=click.Choice(list(MONTHS_IN_PERIOD)))
 @click.option(
     "--geography",
     default="country",
@@ -91,7 +91,7 @@ def refresh_previews(periods, geographies):
 
     from msc.research.cache import refresh
 
-    wanted = _listed(periods, ("year", "quarter", "month"), "period")
+    wanted = _listed(periods, tuple(MONTHS_IN_PERIOD), "period")
     areas = _listed(geographies, GEOGRAPHIES, "geography")
     if current_app.config["RESEARCH_CACHE_SECONDS"] <= 0:
         raise click.UsageError(

@@ -27,6 +27,7 @@ from msc.core.db import db
 from msc.core.i18n import country_name
 from msc.research.catalogue import (
     CATALOGUE,
+    MONTHS_IN_PERIOD,
     OTHER,
     TABLES,
     TOTAL,
@@ -67,7 +68,7 @@ class Request:
         # Whole periods only: a year asked for from February would differ from the whole year
         # by January alone, and the two releases side by side would give counts of one month
         # that neither protects (the differencing a free filter allows).
-        size, start, end = MONTHS_IN[self.granularity], self.start, self.end
+        size, start, end = MONTHS_IN_PERIOD[self.granularity], self.start, self.end
         if start and end and start >= end:
             return  # nothing asked for: it stays so
         if start:
@@ -103,9 +104,6 @@ class Request:
         )
 
 
-MONTHS_IN = {"year": 12, "quarter": 3, "month": 1}
-
-
 def _month_index(day: date) -> int:
     return day.year * 12 + day.month - 1
 
@@ -139,7 +137,7 @@ def build_table(spec: TableSpec, request: Request) -> ProtectedTable:
 
 def nested_consistently(spec: TableSpec, national: Counts, by_area: Counts) -> bool:
     """Each country's units are the sum of its regions', and both count every area alike."""
-    j = _area_position(spec)
+    j = spec.area_position()
     summed: dict[tuple, int] = defaultdict(int)
     for key, (units, _persons) in by_area.cells.items():
         if key[j] != TOTAL:
@@ -161,7 +159,7 @@ def protect_by_area(
     at zero) is that cell: it takes the country's status, as suppressing it alone protects
     nothing and publishing it alone would give the country away."""
     released = protect(spec, national, threshold, base)
-    j = _area_position(spec)
+    j = spec.area_position()
     pairs = zip(national.categories, by_area.categories, strict=True)
     categories = [sorted({*a, *b}) for a, b in pairs]
     both = Counts(categories, {**by_area.cells, **national.cells})
@@ -172,11 +170,6 @@ def protect_by_area(
             if national.cells.get(country) == counted:
                 pinned[key] = released.cells[country].status
     return protect(spec, both, threshold, base, pinned=pinned)
-
-
-def _area_position(spec: TableSpec) -> int:
-    """Where the nested dimension (REF_AREA) stands in the table's keys."""
-    return next(n for n, dimension in enumerate(spec.dimensions) if dimension.nested)
 
 
 def _in_country(key: tuple, j: int) -> tuple:

@@ -28,7 +28,7 @@ from msc.core.db import db
 from msc.core.roles import Role
 from msc.research import jobs
 from msc.research.cache import rows_in_time
-from msc.research.catalogue import CATALOGUE, TABLES
+from msc.research.catalogue import CATALOGUE, MONTHS_IN_PERIOD, TABLES
 from msc.research.disclosure import TooLong, deadline
 from msc.research.merge import MergeRefused, merge_packages
 from msc.research.models import ResearchJob, record_release
@@ -42,7 +42,7 @@ from msc.research.package import (
 from msc.research.signing import instance_key
 
 bp = Blueprint("research", __name__, url_prefix="/research")
-GRANULARITIES = ("year", "quarter", "month")
+GRANULARITIES = tuple(MONTHS_IN_PERIOD)
 
 
 def parse_request(tables: tuple[str, ...]) -> Request:
