@@ -407,6 +407,38 @@ def test_a_cluster_with_no_partner_left_is_not_searched_again():
     assert looked == [] and statuses == {k: c.status for k, c in linked.cells.items()}
 
 
+
+def test_the_complementary_audit_starts_from_what_the_primary_audit_reached(monkeypatch):
+    """The primary audit keeps how far its feasible points moved each suppressed cell: within
+    each cell's interval (each within its status's range), so feasible in the complementary
+    audit of the same suppression too (each merely >= 0). That audit starts from it: with no
+    hypercube moves it needs no program, where it needs some without, and finds the same. Its
+    own points are not kept (they need not be feasible the other way round)."""
+    import numpy as np
+
+    from msc.research import disclosure
+    from msc.research.disclosure import audit_intervals
+
+    table = protect(TABLES["persons_registered"], registrations(400), K, BASE)
+    mask, least, greatest = table._reached
+    hidden = [k for k, c in table.cells.items() if c.status != FREE]
+    assert mask == table.hidden_mask().tobytes() and np.all(greatest - least > 0)
+    for i, (low, high) in enumerate(feasible_intervals(table).values()):
+        assert low - 1e-6 <= least[i] and greatest[i] <= high + 1e-6, hidden[i]
+    solves = []
+    solve = disclosure._System.solve
+    monkeypatch.setattr(
+        disclosure._System, "solve", lambda *a, **k: solves.append(1) or solve(*a, **k)
+    )
+    monkeypatch.setattr(
+        disclosure, "_hypercube_reaches", lambda _t, index, *_a: (np.zeros(len(index)),) * 2
+    )
+    found = audit_intervals(table, LEVEL, secondary=True)
+    assert solves == [] and table._reached[1] is least
+    table._reached = None
+    assert audit_intervals(table, LEVEL, secondary=True) == found and solves
+
+
 REGIONS = {"RS": ["RS-00", "RS-06", "RS-20"], "AL": ["AL-11", "AL-02"]}
 
 
@@ -546,6 +578,7 @@ def test_a_solver_that_fails_proves_no_cell_safe(monkeypatch):
         return real_solve(system, objective, box)
 
     monkeypatch.setattr(disclosure._System, "solve", failing_on_single_cells)
+    table._reached = None  # as a first audit finds it: nothing reached before
     weak = audit_intervals(table, LEVEL)
     assert failed and set(weak) == failed
 
@@ -557,6 +590,7 @@ def test_protection_and_its_audit_stop_at_the_deadline_set_for_them():
     with deadline(0), pytest.raises(TooLong):
         protect(TABLES["persons_registered"], units, K, BASE)
     table = protect(TABLES["persons_registered"], units, K, BASE)  # no deadline after the block
+    table._reached = None  # as a first audit finds it: with programs to solve
     with deadline(0), pytest.raises(TooLong):
         audit_intervals(table, LEVEL)
     with deadline(600):
