@@ -407,36 +407,96 @@ def test_a_cluster_with_no_partner_left_is_not_searched_again():
     assert looked == [] and statuses == {k: c.status for k, c in linked.cells.items()}
 
 
-
 def test_the_complementary_audit_starts_from_what_the_primary_audit_reached(monkeypatch):
     """The primary audit keeps how far its feasible points moved each suppressed cell: within
     each cell's interval (each within its status's range), so feasible in the complementary
-    audit of the same suppression too (each merely >= 0). That audit starts from it: with no
-    hypercube moves it needs no program, where it needs some without, and finds the same. Its
-    own points are not kept (they need not be feasible the other way round)."""
+    audit of the same suppression and published counts too (each merely >= 0). That audit
+    starts from it: with no hypercube moves it needs no program, where it needs some without,
+    and finds the same; so too with rounded published counts, as a package's audit reads them.
+    Its own points are not kept (they need not be feasible the other way round)."""
     import numpy as np
 
     from msc.research import disclosure
-    from msc.research.disclosure import audit_intervals
+    from msc.research.disclosure import _with_reached, audit_intervals
 
     table = protect(TABLES["persons_registered"], registrations(400), K, BASE)
-    mask, least, greatest = table._reached
-    hidden = [k for k, c in table.cells.items() if c.status != FREE]
-    assert mask == table.hidden_mask().tobytes() and np.all(greatest - least > 0)
-    for i, (low, high) in enumerate(feasible_intervals(table).values()):
-        assert low - 1e-6 <= least[i] and greatest[i] <= high + 1e-6, hidden[i]
+    rounded = {k: round_to_base(c.units, BASE) for k, c in table.cells.items()}
     solves = []
     solve = disclosure._System.solve
     monkeypatch.setattr(
         disclosure._System, "solve", lambda *a, **k: solves.append(1) or solve(*a, **k)
     )
-    monkeypatch.setattr(
-        disclosure, "_hypercube_reaches", lambda _t, index, *_a: (np.zeros(len(index)),) * 2
+    hypercubes = disclosure._hypercube_reaches
+    for published, slack in ((None, 0.0), (rounded, BASE // 2)):
+        monkeypatch.setattr(disclosure, "_hypercube_reaches", hypercubes)
+        table._reached = None
+        assert audit_intervals(table, LEVEL, published, slack) == []
+        given, least, greatest = table._reached
+        assert given == (table.hidden_mask().tobytes(), published, slack)
+        assert np.all(greatest - least > 0)
+        for i, (low, high) in enumerate(feasible_intervals(table, published, slack).values()):
+            assert low - 1e-6 <= least[i] and greatest[i] <= high + 1e-6
+        monkeypatch.setattr(
+            disclosure, "_hypercube_reaches", lambda _t, index, *_a: (np.zeros(len(index)),) * 2
+        )
+        solves.clear()
+        found = audit_intervals(table, LEVEL, published, slack, secondary=True)
+        starting = len(solves)  # with published counts, one finds a feasible point first
+        assert starting == (0 if published is None else 1) and table._reached[1] is least
+        table._reached = None
+        solves.clear()
+        assert audit_intervals(table, LEVEL, published, slack, secondary=True) == found
+        assert len(solves) > starting and table._reached is None
+    # Only an audit given the same: suppression, published counts and slack.
+    audit_intervals(table, LEVEL, rounded, BASE // 2)
+    given, inner = table._reached[0], (np.zeros(len(least)), np.zeros(len(least)))
+    assert _with_reached(table, given, inner) is not inner
+    fewer = table.hidden_mask().tobytes().replace(b"\x01", b"\x00", 1)
+    for other in ((fewer, rounded, BASE // 2), (given[0], None, BASE // 2), (given[0], rounded, 1)):
+        assert _with_reached(table, other, inner) is inner
+
+
+@pytest.mark.parametrize("must_rise", [True, False])
+def test_boxes_never_push_down_a_cell_that_must_reach_higher(must_rise):
+    """The programs that settle many cells at once push a cell that must reach higher up or
+    leave it free, never down (it would only make room, which free it can too); a cell that
+    must merely not be determined, up or down."""
+    import numpy as np
+
+    from msc.research.disclosure import _push_out, _System
+
+    # Twelve cells of 1 to 9 that sum to 48, each at 4 and never settled: every program pushes
+    # all twelve.
+    n = 12
+    system = _System(
+        n,
+        np.zeros(n, int),
+        np.arange(n),
+        np.ones(n),
+        *[np.array([48.0])] * 2,
+        np.ones(n),
+        np.full(n, 9.0),
     )
-    found = audit_intervals(table, LEVEL, secondary=True)
-    assert solves == [] and table._reached[1] is least
-    table._reached = None
-    assert audit_intervals(table, LEVEL, secondary=True) == found and solves
+    objectives, solve = [], system.solve
+    system.solve = lambda objective, box: (
+        objectives.append(objective.copy()) or solve(objective, box)
+    )
+    point = np.full(n, 4.0)
+    _push_out(
+        system,
+        point,
+        (point, point),
+        np.arange(n),
+        lambda at, _low, high: at[high[at] < 100],
+        3,
+        attempts=8,
+        enough=lambda left: 0,
+        rising=lambda at, _low, _high: np.full(len(at), must_rise),
+    )
+    assert len(objectives) == 8 and np.all(objectives[0] == -1)  # all up first
+    pushed = np.concatenate(objectives[1:])
+    assert np.any(pushed == -1) and np.any(pushed == (0 if must_rise else 1))
+    assert not np.any(pushed == (1 if must_rise else 0))
 
 
 REGIONS = {"RS": ["RS-00", "RS-06", "RS-20"], "AL": ["AL-11", "AL-02"]}
