@@ -36,6 +36,7 @@ audit sees everything the two releases publish.
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 import time
 from collections import defaultdict
@@ -100,6 +101,7 @@ class ProtectedTable:
     # (which cells were suppressed, the published counts and their slack; least, greatest):
     # `audit_intervals` starts from it (`_with_reached`).
     _reached: tuple | None = field(default=None, repr=False)
+    _layout: dict | None = field(default=None, repr=False)
 
     def incidence(self) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray]:
         """The equations as arrays, one entry per cell of each: its equation's number, the
@@ -114,6 +116,21 @@ class ProtectedTable:
                 signs += [1.0] + [-1.0] * (len(equation) - 1)
             self._incidence = (keys, np.array(rows), np.array(columns), np.array(signs))
         return self._incidence
+
+    def layout(self) -> tuple[list[int], dict[tuple, int]]:
+        """The table as an array: its shape (an axis per dimension, the codes in `categories`
+        order and the total last), and each cell's position in it, flattened."""
+        shape = [len(values) + 1 for values in self.categories]
+        if self._layout is None:
+            where = [
+                {code: n for n, code in enumerate([*values, TOTAL])} for values in self.categories
+            ]
+            strides = [math.prod(shape[j + 1 :]) for j in range(len(shape))]
+            self._layout = {
+                key: sum(where[j][code] * strides[j] for j, code in enumerate(key))
+                for key in self.cells
+            }
+        return shape, self._layout
 
     def hidden_mask(self) -> np.ndarray:
         """Per key of `incidence`, whether the cell is suppressed."""
@@ -1003,16 +1020,16 @@ def _hypercube_reaches(
     # Additive dimensions first, then the others (a hypercube keeps their codes).
     order = additive + [j for j in range(len(dimensions)) if j not in additive]
     codes = [[*table.categories[j], TOTAL] for j in order]
-    where = [{code: n for n, code in enumerate(values)} for values in codes]
     low = np.zeros(len(index)) if low is None else low
     high = np.full(len(index), np.inf) if high is None else high
     # How far each cell can go down (plus) and up (minus); NaN: published, cannot move.
-    plus = np.full([len(c) for c in codes], np.nan)
-    minus = np.full(plus.shape, np.nan)
-    position = np.zeros(plus.shape, dtype=np.int64)
-    for key, i in index.items():
-        at = tuple(where[n][key[j]] for n, j in enumerate(order))
-        plus[at], minus[at], position[at] = point[i] - low[i], high[i] - point[i], i
+    shape, layout = table.layout()
+    at = np.fromiter((layout[key] for key in index), dtype=np.int64, count=len(index))
+    cell = np.fromiter(index.values(), dtype=np.int64, count=len(index))
+    plus, minus = np.full(math.prod(shape), np.nan), np.full(math.prod(shape), np.nan)
+    position = np.zeros(math.prod(shape), dtype=np.int64)
+    plus[at], minus[at], position[at] = point[cell] - low[cell], high[cell] - point[cell], cell
+    plus, minus, position = (a.reshape(shape).transpose(order) for a in (plus, minus, position))
     pairs, flips = [], []
     for axis, axis_codes in enumerate(codes[: len(additive)]):
         first, second = np.triu_indices(len(axis_codes), 1)
@@ -1039,12 +1056,14 @@ def _hypercube_reaches(
     usable = np.nonzero(~(np.isnan(plus) | np.isnan(minus)))  # per axis, the usable hypercubes
     plus, minus = plus[usable], minus[usable]
     others = list(usable[len(additive) :])  # the codes kept along the other dimensions
+    codes_of = [(first[usable[n]], second[usable[n]]) for n, (first, second) in enumerate(pairs)]
+    flips = [flip[usable[n]] for n, flip in enumerate(flips)]
     for corner in itertools.product((0, 1), repeat=len(additive)):
-        at = [pairs[n][side][usable[n]] for n, side in enumerate(corner)]
+        at = [codes_of[n][side] for n, side in enumerate(corner)]
         opposite = np.zeros(len(plus), dtype=bool)
         for n, side in enumerate(corner):
             if side:
-                opposite ^= flips[n][usable[n]]
+                opposite ^= flips[n]
         cells = position[tuple(at + others)]
         np.maximum.at(best_down, cells, np.where(opposite, minus, plus))
         np.maximum.at(best_up, cells, np.where(opposite, plus, minus))
