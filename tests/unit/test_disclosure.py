@@ -345,14 +345,46 @@ def test_the_interval_audit_agrees_with_linear_programs_on_a_four_way_table(
     )
 
 
-def test_hypercube_moves_stay_within_what_linear_programs_allow():
+def destinations(count, seed=0):
+    """Persons by destination (not additive: one may name two) x sex x age band."""
+    import random
+
+    from msc.research.catalogue import AGE_BANDS
+
+    rng = random.Random(seed)
+    named = [rng.sample(["AT", "DE", "IT", "US"], rng.choice([1, 1, 2])) for _ in range(count)]
+    return [
+        Unit(
+            ("m", i),
+            i,
+            0,
+            1,
+            (
+                tuple(sorted(named[i])),
+                rng.choices("FMOU", [45, 45, 6, 4])[0],
+                rng.choice(AGE_BANDS)[0],
+            ),
+        )
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("table_id", "units"),
+    [
+        ("persons_registered", registrations(400, seed=3)),
+        ("persons_destination", destinations(300)),
+    ],
+)
+def test_hypercube_moves_stay_within_what_linear_programs_allow(table_id, units):
     """The hypercubes only give feasible points: no cell moves further down or up along them
-    than its least and greatest feasible values, and they do move many cells."""
+    than its least and greatest feasible values, and they do move many cells; also where a
+    dimension that is not additive (destinations) comes first."""
     import numpy as np
 
     from msc.research.disclosure import _hypercube_reaches
 
-    table = protect(TABLES["persons_registered"], registrations(400, seed=3), K, BASE)
+    table = protect(TABLES[table_id], units, K, BASE)
     hidden = [k for k, c in table.cells.items() if c.status != FREE]
     index = {k: i for i, k in enumerate(hidden)}
     point = np.array([table.cells[k].units for k in hidden], dtype=float)
@@ -454,6 +486,16 @@ def test_the_complementary_audit_starts_from_what_the_primary_audit_reached(monk
     fewer = table.hidden_mask().tobytes().replace(b"\x01", b"\x00", 1)
     for other in ((fewer, rounded, BASE // 2), (given[0], None, BASE // 2), (given[0], rounded, 1)):
         assert _with_reached(table, other, inner) is inner
+    # A complementary cell left alone in an equation is worked out from it: what the primary
+    # audit reached (it holds that cell at its one value too) does not hide it.
+    alone = next(k for k, c in table.cells.items() if c.status == SECONDARY)
+    for key in table.equations_with({alone})[0]:
+        if key != alone:
+            table.cells[key].status = FREE
+    table._reached = None
+    audit_intervals(table, LEVEL)
+    assert table._reached is not None
+    assert audit_intervals(table, LEVEL, secondary=True) == [alone]
 
 
 @pytest.mark.parametrize("must_rise", [True, False])
