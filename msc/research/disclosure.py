@@ -609,7 +609,10 @@ def audit_intervals(
         if not isinstance(point, np.ndarray):
             return checked  # none, or the solver failed: nothing is proven safe
     down, up = _hypercube_reaches(table, index, point, low, high)
-    given = (is_hidden.tobytes(), published, slack)  # what this audit's system is made of
+    # What this audit's system is made of: each cell's status (which are suppressed, and each
+    # one's range), the published counts (a copy: the caller's may change) and their slack.
+    statuses = "".join(cell.status for cell in table.cells.values())
+    given = (statuses, None if published is None else dict(published), slack)
     inner = _with_reached(table, given, (point - down, point + up))
     # A box on a large system is an interior-point solve of its own: boxes go on while each
     # settles 2 % of the cells left where a single program costs about as much (auditing a
@@ -662,8 +665,8 @@ def audit_intervals(
 
 def _with_reached(table: ProtectedTable, given: tuple, inner: tuple) -> tuple:
     """`inner` widened by how far the table's last audit of its primary cells reached, when it
-    was `given` the same: the same cells suppressed, the same published counts known to the
-    same slack. Its feasible points are feasible in either audit: the complementary one allows
+    was `given` the same: the same statuses, the same published counts known to the same
+    slack. Its feasible points are feasible in either audit: the complementary one allows
     each suppressed cell any count >= 0 and each published count its slack whatever k, where
     the primary one holds each cell within its status's range (so not the other way round: that
     one's points are not kept). Persons registered at 100,000 profiles: the complementary
