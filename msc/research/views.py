@@ -251,12 +251,12 @@ def report():
 def merge():
     """The regional hub merges signed national packages, with no access to any national database."""
     problems = []
+    trusted = dict(json.loads(current_app.config["RESEARCH_TRUSTED_KEYS"] or "{}"))
     if request.method == "POST":
         form = MergeUploadForm()
         if not form.validate_on_submit():
             abort(400)
         uploads = [f.read() for f in request.files.getlist("packages") if f.filename]
-        trusted = dict(json.loads(current_app.config["RESEARCH_TRUSTED_KEYS"] or "{}"))
         try:
             data = merge_packages(
                 uploads, trusted, instance_key(), current_app.config["RESEARCH_INSTANCE_ID"]
@@ -282,7 +282,7 @@ def merge():
             return redirect(url_for("research.packages"))
         flash(_("The packages were not merged."), "danger")
     return render_template(
-        "research/merge.html", form=MergeUploadForm(), problems=problems
+        "research/merge.html", form=MergeUploadForm(), problems=problems, trusted=sorted(trusted)
     ), 400 if problems else 200
 
 

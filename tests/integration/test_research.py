@@ -326,7 +326,12 @@ def test_hub_researcher_merges_on_the_page(
     uploads = {"packages": [(io.BytesIO(serbia), "rs.zip"), (io.BytesIO(albania), "al.zip")]}
     page = client.post_form("/research/merge", uploads, content_type="multipart/form-data")
     assert page.status_code == 400 and "not signed by a trusted" in page.get_data(as_text=True)
+    # The page says so before anything is uploaded, and which national systems it trusts.
+    told = "This system trusts no national system yet"
+    assert told in client.get("/research/merge").get_data(as_text=True)
     monkeypatch.setitem(app.config, "RESEARCH_TRUSTED_KEYS", json.dumps(trusted))
+    page = client.get("/research/merge").get_data(as_text=True)
+    assert told not in page and all(f"<code>{key_id}</code>" in page for key_id in trusted)
     uploads = {"packages": [(io.BytesIO(serbia), "rs.zip"), (io.BytesIO(albania), "al.zip")]}
     asked = client.post_form("/research/merge", uploads, content_type="multipart/form-data")
     # It is audited like a national package (here at once), then offered on the page of packages.
