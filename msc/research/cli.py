@@ -13,7 +13,12 @@ from flask.cli import AppGroup
 from msc.core.db import db
 from msc.research.audit import audit_package
 from msc.research.catalogue import GEOGRAPHIES, MONTHS_IN_PERIOD, TABLES
-from msc.research.merge import MergeRefused, merge_packages, release_record
+from msc.research.merge import (
+    MergeRefused,
+    configured_trusted_keys,
+    merge_packages,
+    release_record,
+)
 from msc.research.models import record_release
 from msc.research.package import UNREADABLE, Request, all_tables, build_package, request_geography
 from msc.research.signing import instance_key, public_key_entry
@@ -118,7 +123,7 @@ def _listed(value: str, known, what: str) -> list[str]:
 
 
 def trusted_keys(path: str | None) -> dict[str, str]:
-    keys = dict(json.loads(current_app.config["RESEARCH_TRUSTED_KEYS"] or "{}"))
+    keys = configured_trusted_keys()
     if path:
         with open(path, encoding="utf-8") as handle:
             keys.update(json.load(handle))

@@ -17,6 +17,7 @@ import json
 import zipfile
 from collections import defaultdict
 
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -51,6 +52,12 @@ def _read_csv(raw: bytes) -> list[dict]:
 # A national package of every table by month unpacks to 1.5 MB at 100,000 profiles; a zip that
 # claims far more is no package of ours (a zip bomb) and is refused before anything is unpacked.
 MAX_UNPACKED_BYTES = 100 * 1024 * 1024
+
+
+def configured_trusted_keys() -> dict[str, str]:
+    """The national systems' keys this hub trusts: MSC_RESEARCH_TRUSTED_KEYS, JSON of
+    {"key id": "base64 public key"}."""
+    return dict(json.loads(current_app.config["RESEARCH_TRUSTED_KEYS"] or "{}"))
 
 
 def merge_packages(packages: list[bytes], trusted: dict[str, str], key, hub_id: str) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -30,7 +29,7 @@ from msc.research import jobs
 from msc.research.cache import rows_in_time
 from msc.research.catalogue import CATALOGUE, MONTHS_IN_PERIOD, TABLES
 from msc.research.disclosure import TooLong, deadline
-from msc.research.merge import MergeRefused, merge_packages
+from msc.research.merge import MergeRefused, configured_trusted_keys, merge_packages
 from msc.research.models import ResearchJob, record_release
 from msc.research.package import (
     Request,
@@ -251,7 +250,7 @@ def report():
 def merge():
     """The regional hub merges signed national packages, with no access to any national database."""
     problems = []
-    trusted = dict(json.loads(current_app.config["RESEARCH_TRUSTED_KEYS"] or "{}"))
+    trusted = configured_trusted_keys()
     if request.method == "POST":
         form = MergeUploadForm()
         if not form.validate_on_submit():
